@@ -1,0 +1,55 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cofferhq/coffer/api/shared"
+)
+
+// BackupStoragePhaseFor is Ready when the backend is initialized and its Secret, if it needs
+// one, was found.
+func BackupStoragePhaseFor(conditions []metav1.Condition) BackupStoragePhase {
+	if shared.IsTrue(conditions, TypeBackendInitialized) && !shared.IsFalse(conditions, TypeBackendSecretFound) {
+		return BackupStorageReady
+	}
+	return BackupStorageNotReady
+}
+
+// RepositoryPhaseFor is Ready when the repository is initialized.
+func RepositoryPhaseFor(conditions []metav1.Condition) RepositoryPhase {
+	if shared.IsTrue(conditions, TypeRepositoryInitialized) {
+		return RepositoryReady
+	}
+	return RepositoryNotReady
+}
+
+// SnapshotPhaseFor derives a snapshot's phase. Any failed bookkeeping step or an executor that
+// died fails it; with no components it is Pending; the components decide only once the metadata
+// was uploaded, so Succeeded is never reported before the snapshot's file exists on the backend.
+func SnapshotPhaseFor(status *SnapshotStatus) SnapshotPhase {
+	c := status.Conditions
+	if shared.IsFalse(c, TypeSnapshotMetadataUploaded) ||
+		shared.IsFalse(c, TypeRecentSnapshotListUpdated) ||
+		shared.IsTrue(c, TypeBackupIncomplete) {
+		return SnapshotFailed
+	}
+	if len(status.Components) == 0 {
+		return SnapshotPending
+	}
+	if !shared.HasCondition(c, TypeSnapshotMetadataUploaded) {
+		return SnapshotRunning
+	}
+	succeeded := 0
+	for _, comp := range status.Components {
+		switch comp.Phase {
+		case ComponentFailed:
+			return SnapshotFailed
+		case ComponentSucceeded:
+			succeeded++
+		}
+	}
+	if status.TotalComponents > 0 && int32(succeeded) == status.TotalComponents {
+		return SnapshotSucceeded
+	}
+	return SnapshotRunning
+}
