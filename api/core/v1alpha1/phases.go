@@ -87,9 +87,11 @@ func backupStepFailed(st *BackupSessionStatus) bool {
 }
 
 func phaseFromSnapshots(st *BackupSessionStatus) BackupSessionPhase {
+	// Done means every expected snapshot and every listed one finished: a listed snapshot that
+	// still runs keeps the session Running even if the expected count is lower.
 	total := len(st.Snapshots)
 	if st.TotalSnapshots != nil {
-		total = int(*st.TotalSnapshots)
+		total = max(total, int(*st.TotalSnapshots))
 	}
 	var pending, failed, done int
 	for _, s := range st.Snapshots {
@@ -156,10 +158,7 @@ func restoreStepFailed(c []metav1.Condition) bool {
 }
 
 func phaseFromComponents(st *RestoreSessionStatus) RestorePhase {
-	total := int(st.TotalComponents)
-	if total == 0 {
-		total = len(st.Components)
-	}
+	total := max(int(st.TotalComponents), len(st.Components))
 	var pending, failed, done int
 	for _, comp := range st.Components {
 		switch comp.Phase {
@@ -187,7 +186,8 @@ func phaseFromComponents(st *RestoreSessionStatus) RestorePhase {
 // BackupVerificationSessionPhaseFor derives a verification session's phase: Skipped when the
 // snapshot was already verified; terminal only once history cleanup (the last step) ran.
 // KubeStash reports Succeeded once cleanup ran and nothing failed; Coffer also requires
-// BackupVerified=True, so a session can never claim success for a verification that was not made.
+// BackupVerified=True, so a session can never claim success for a verification that was not made,
+// and fails it when the verifier executor could not be ensured, so it cannot stay Running forever.
 func BackupVerificationSessionPhaseFor(c []metav1.Condition) BackupVerificationSessionPhase {
 	if shared.IsFalse(c, TypeVerificationSessionHistoryCleaned) {
 		return VerificationFailed
@@ -199,7 +199,8 @@ func BackupVerificationSessionPhaseFor(c []metav1.Condition) BackupVerificationS
 		return VerificationRunning
 	}
 	switch {
-	case shared.IsFalse(c, TypeRestoreSucceeded) || shared.IsFalse(c, TypeBackupVerified):
+	case shared.IsFalse(c, TypeRestoreSucceeded) || shared.IsFalse(c, TypeBackupVerified) ||
+		shared.IsFalse(c, TypeVerificationExecutorEnsured):
 		return VerificationFailed
 	case shared.IsTrue(c, TypeBackupVerified):
 		return VerificationSucceeded

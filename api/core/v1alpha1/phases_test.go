@@ -220,6 +220,18 @@ func TestBackupSessionPhaseFor(t *testing.T) {
 			snapshots:  snapshotRefs(succeeded),
 			want:       corev1alpha1.BackupSessionFailed,
 		},
+		"a listed snapshot still running keeps the session Running though the expected count is lower": {
+			conditions: conds(pushed),
+			total:      ptr[int32](1),
+			snapshots:  snapshotRefs(succeeded, running),
+			want:       corev1alpha1.BackupSessionRunning,
+		},
+		"a zero expected count does not finish a running snapshot": {
+			conditions: conds(pushed),
+			total:      ptr[int32](0),
+			snapshots:  snapshotRefs(running),
+			want:       corev1alpha1.BackupSessionRunning,
+		},
 		"metrics push failed is Failed even with no snapshots": {
 			conditions: conds(condFalse(corev1alpha1.TypeMetricsPushed)),
 			want:       corev1alpha1.BackupSessionFailed,
@@ -435,6 +447,11 @@ func TestRestoreSessionPhaseFor(t *testing.T) {
 		components map[string]corev1alpha1.ComponentRestoreStatus
 		want       corev1alpha1.RestorePhase
 	}{
+		"a listed component still running keeps the restore Running though the expected count is lower": {
+			conditions: conds(pushed),
+			total:      1, components: restoreComponents(succeeded, running),
+			want: corev1alpha1.RestoreRunning,
+		},
 		// Invalid and Unknown.
 		"validation failed is Invalid": {
 			conditions: conds(condWithReason(corev1alpha1.TypeValidationPassed, metav1.ConditionFalse, corev1alpha1.ReasonResourceValidationFailed)),
@@ -588,6 +605,10 @@ func TestBackupVerificationSessionPhaseFor(t *testing.T) {
 	}{
 		"nothing yet is Running": {
 			want: corev1alpha1.VerificationRunning,
+		},
+		"executor not ensured fails once history is cleaned": {
+			conditions: conds(condFalse(corev1alpha1.TypeVerificationExecutorEnsured), cleaned),
+			want:       corev1alpha1.VerificationFailed,
 		},
 		"history cleanup failed is Failed": {
 			conditions: conds(condFalse(corev1alpha1.TypeVerificationSessionHistoryCleaned), restored, verified),

@@ -9,7 +9,8 @@ import (
 // BackupStoragePhaseFor is Ready when the backend is initialized and its Secret, if it needs
 // one, was found.
 func BackupStoragePhaseFor(conditions []metav1.Condition) BackupStoragePhase {
-	if shared.IsTrue(conditions, TypeBackendInitialized) && !shared.IsFalse(conditions, TypeBackendSecretFound) {
+	secretOK := !shared.HasCondition(conditions, TypeBackendSecretFound) || shared.IsTrue(conditions, TypeBackendSecretFound)
+	if shared.IsTrue(conditions, TypeBackendInitialized) && secretOK {
 		return BackupStorageReady
 	}
 	return BackupStorageNotReady
@@ -25,7 +26,7 @@ func RepositoryPhaseFor(conditions []metav1.Condition) RepositoryPhase {
 
 // SnapshotPhaseFor derives a snapshot's phase. Any failed bookkeeping step or an executor that
 // died fails it; with no components it is Pending; the components decide only once the metadata
-// was uploaded, so Succeeded is never reported before the snapshot's file exists on the backend.
+// was uploaded (condition True), so Succeeded is never reported before the snapshot's file exists on the backend.
 func SnapshotPhaseFor(status *SnapshotStatus) SnapshotPhase {
 	c := status.Conditions
 	if shared.IsFalse(c, TypeSnapshotMetadataUploaded) ||
@@ -36,7 +37,7 @@ func SnapshotPhaseFor(status *SnapshotStatus) SnapshotPhase {
 	if len(status.Components) == 0 {
 		return SnapshotPending
 	}
-	if !shared.HasCondition(c, TypeSnapshotMetadataUploaded) {
+	if !shared.IsTrue(c, TypeSnapshotMetadataUploaded) {
 		return SnapshotRunning
 	}
 	succeeded := 0

@@ -64,6 +64,10 @@ func TestBackupStoragePhaseFor(t *testing.T) {
 			conditions: conds(condUnknown(storagev1alpha1.TypeBackendInitialized)),
 			want:       storagev1alpha1.BackupStorageNotReady,
 		},
+		"initialized, secret check unknown is not Ready": {
+			conditions: conds(condTrue(storagev1alpha1.TypeBackendInitialized), condUnknown(storagev1alpha1.TypeBackendSecretFound)),
+			want:       storagev1alpha1.BackupStorageNotReady,
+		},
 		"secret found but not initialized yet": {
 			conditions: conds(condTrue(storagev1alpha1.TypeBackendSecretFound)),
 			want:       storagev1alpha1.BackupStorageNotReady,
@@ -133,6 +137,11 @@ func TestSnapshotPhaseFor(t *testing.T) {
 			conditions: conds(uploaded, condTrue(storagev1alpha1.TypeRecentSnapshotListUpdated)),
 			total:      2,
 			want:       storagev1alpha1.SnapshotPending,
+		},
+		"metadata upload unknown keeps a finished snapshot Running": {
+			conditions: conds(condUnknown(storagev1alpha1.TypeSnapshotMetadataUploaded)),
+			total:      1, components: components(succeeded),
+			want: storagev1alpha1.SnapshotRunning,
 		},
 		"metadata upload failed is Failed": {
 			conditions: conds(condFalse(storagev1alpha1.TypeSnapshotMetadataUploaded)),
