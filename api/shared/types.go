@@ -103,7 +103,7 @@ type SchedulerSpec struct {
 	FailedJobsHistoryLimit *int32 `json:"failedJobsHistoryLimit,omitempty"`
 	// JobTemplate customises the trigger Jobs.
 	// +optional
-	JobTemplate JobTemplate `json:"jobTemplate,omitempty"`
+	JobTemplate *JobTemplate `json:"jobTemplate,omitempty"`
 }
 
 // JobTemplate customises a Job Coffer creates.
@@ -116,15 +116,15 @@ type JobTemplate struct {
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 	// Template customises the Job's pod.
 	// +optional
-	Template PodTemplate `json:"template,omitempty"`
+	Template *PodTemplate `json:"template,omitempty"`
 }
 
 // PodTemplate customises a pod Coffer creates.
 type PodTemplate struct {
 	// +optional
-	Metadata PodTemplateMetadata `json:"metadata,omitempty"`
+	Metadata *PodTemplateMetadata `json:"metadata,omitempty"`
 	// +optional
-	Spec PodRuntimeSettings `json:"spec,omitempty"`
+	Spec *PodRuntimeSettings `json:"spec,omitempty"`
 }
 
 // PodTemplateMetadata carries extra labels and annotations for a pod.

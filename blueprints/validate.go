@@ -1,0 +1,190 @@
+package blueprints
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+)
+
+// ValidateSchedule checks a cron schedule the way the CronJob controller parses it; time zones
+// belong in scheduler.timeZone, not in the schedule.
+func ValidateSchedule(schedule string, p *field.Path) *field.Error {
+	if strings.Contains(schedule, "TZ=") {
+		return field.Invalid(p, schedule, "set the time zone in scheduler.timeZone, not in the schedule")
+	}
+	if _, err := cron.ParseStandard(schedule); err != nil {
+		return field.Invalid(p, schedule, "not a valid cron schedule: "+err.Error())
+	}
+	return nil
+}
+
+// ValidateConfiguration checks the shape of a configuration's backends and sessions: the rules
+// that need no other object. It is the one implementation used for rendered blueprints and for
+// BackupConfigurations; base is the path of the object holding backends and sessions. Backends
+// may be empty and references unset: the defaulting webhook fills them from the namespace's
+// default BackupStorage and RetentionPolicy.
+func ValidateConfiguration(backends []corev1alpha1.BackendReference, sessions []corev1alpha1.Session, base *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	backendNames := sets.New[string]()
+	for i, b := range backends {
+		p := base.Child("backends").Index(i)
+		if backendNames.Has(b.Name) {
+			errs = append(errs, field.Duplicate(p.Child("name"), b.Name))
+		}
+		backendNames.Insert(b.Name)
+		if b.Name != "" {
+			for _, msg := range validation.IsDNS1123Label(b.Name) {
+				errs = append(errs, field.Invalid(p.Child("name"), b.Name, msg))
+			}
+		}
+		if b.StorageRef != nil {
+			errs = append(errs, validateRef(b.StorageRef.Name, b.StorageRef.Namespace, p.Child("storageRef"))...)
+		}
+		if b.RetentionPolicy != nil {
+			errs = append(errs, validateRef(b.RetentionPolicy.Name, b.RetentionPolicy.Namespace, p.Child("retentionPolicy"))...)
+		}
+	}
+	if len(sessions) == 0 {
+		errs = append(errs, field.Required(base.Child("sessions"), "at least one session is required"))
+	}
+	sessionNames := sets.New[string]()
+	for i, s := range sessions {
+		p := base.Child("sessions").Index(i)
+		switch {
+		case s.Name == "":
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		case sessionNames.Has(s.Name):
+			errs = append(errs, field.Duplicate(p.Child("name"), s.Name))
+		default:
+			for _, msg := range validation.IsDNS1123Label(s.Name) {
+				errs = append(errs, field.Invalid(p.Child("name"), s.Name, msg))
+			}
+		}
+		sessionNames.Insert(s.Name)
+		if s.Scheduler == nil {
+			errs = append(errs, field.Required(p.Child("scheduler"), "every session needs a schedule"))
+		} else if ferr := ValidateSchedule(s.Scheduler.Schedule, p.Child("scheduler", "schedule")); ferr != nil {
+			errs = append(errs, ferr)
+		}
+		if s.Addon == nil {
+			errs = append(errs, field.Required(p.Child("addon"), "the addon that backs up the target is required"))
+		} else {
+			if s.Addon.Name == "" {
+				errs = append(errs, field.Required(p.Child("addon", "name"), ""))
+			}
+			if len(s.Addon.Tasks) == 0 {
+				errs = append(errs, field.Required(p.Child("addon", "tasks"), "at least one task is required"))
+			}
+			for j, t := range s.Addon.Tasks {
+				if t.Name == "" {
+					errs = append(errs, field.Required(p.Child("addon", "tasks").Index(j).Child("name"), ""))
+				}
+			}
+		}
+		errs = append(errs, validateRepositories(s.Repositories, backendNames, len(backends) == 0, p.Child("repositories"))...)
+	}
+	return errs
+}
+
+func validateRepositories(repos []corev1alpha1.RepositoryInfo, backends sets.Set[string], defaultBackend bool, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if len(repos) == 0 {
+		return field.ErrorList{field.Required(p, "at least one repository is required")}
+	}
+	names := sets.New[string]()
+	for i, r := range repos {
+		rp := p.Index(i)
+		switch {
+		case r.Name == "":
+			errs = append(errs, field.Required(rp.Child("name"), ""))
+		case names.Has(r.Name):
+			errs = append(errs, field.Duplicate(rp.Child("name"), r.Name))
+		default:
+			for _, msg := range validation.IsDNS1123Subdomain(r.Name) {
+				errs = append(errs, field.Invalid(rp.Child("name"), r.Name, msg))
+			}
+		}
+		names.Insert(r.Name)
+		if !backends.Has(r.Backend) && !(defaultBackend && r.Backend == "") {
+			errs = append(errs, field.NotFound(rp.Child("backend"), r.Backend))
+		}
+		switch dir := r.Directory; {
+		case dir == "":
+			errs = append(errs, field.Required(rp.Child("directory"), ""))
+		case strings.HasPrefix(dir, "/"):
+			errs = append(errs, field.Invalid(rp.Child("directory"), dir, "must be relative to the backend root"))
+		case path.Clean(dir) != strings.TrimSuffix(dir, "/") || strings.HasPrefix(path.Clean(dir), ".."):
+			errs = append(errs, field.Invalid(rp.Child("directory"), dir, "must be a clean relative path without '..', '.' or '//'"))
+		}
+		if r.EncryptionSecret != nil {
+			errs = append(errs, validateRef(r.EncryptionSecret.Name, r.EncryptionSecret.Namespace, rp.Child("encryptionSecret"))...)
+		}
+		if r.BackupVerifier != nil {
+			errs = append(errs, validateRef(r.BackupVerifier.Name, r.BackupVerifier.Namespace, rp.Child("backupVerifier"))...)
+		}
+	}
+	return errs
+}
+
+func validateRef(name, namespace string, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if name == "" {
+		errs = append(errs, field.Required(p.Child("name"), ""))
+	}
+	for _, msg := range validation.IsDNS1123Subdomain(name) {
+		if name != "" {
+			errs = append(errs, field.Invalid(p.Child("name"), name, msg))
+		}
+	}
+	if namespace != "" {
+		for _, msg := range validation.IsDNS1123Label(namespace) {
+			errs = append(errs, field.Invalid(p.Child("namespace"), namespace, msg))
+		}
+	}
+	return errs
+}
+
+// sessionFilter returns the sessions named in the session-names annotation, in the blueprint's
+// order, or all sessions when the annotation is absent.
+func sessionFilter(all []corev1alpha1.Session, annotation string, present bool, p *field.Path) ([]corev1alpha1.Session, field.ErrorList) {
+	if !present {
+		return all, nil
+	}
+	known := make([]string, len(all))
+	for i, s := range all {
+		known[i] = s.Name
+	}
+	wanted := sets.New[string]()
+	var errs field.ErrorList
+	for _, name := range strings.Split(annotation, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !sets.New(known...).Has(name) {
+			errs = append(errs, field.NotSupported(p, name, known))
+			continue
+		}
+		wanted.Insert(name)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if wanted.Len() == 0 {
+		return nil, field.ErrorList{field.Invalid(p, annotation, fmt.Sprintf("names no session; the blueprint has: %s", strings.Join(known, ", ")))}
+	}
+	var out []corev1alpha1.Session
+	for _, s := range all {
+		if wanted.Has(s.Name) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
