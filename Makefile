@@ -25,7 +25,7 @@ generate: $(CONTROLLER_GEN) ## deepcopy functions for the API types
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## CRDs (and RBAC from controller markers) into config/
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
-	$(CONTROLLER_GEN) rbac:roleName=coffer-manager paths=./controllers/... paths=./cmd/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=manager-role paths=./controllers/... paths=./cmd/... output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify-gen
 verify-gen: generate manifests ## fails when generated files differ from what is committed

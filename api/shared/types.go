@@ -166,18 +166,12 @@ type PodRuntimeSettings struct {
 	// +kubebuilder:validation:Type=object
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
 	// +optional
-	// +kubebuilder:validation:Schemaless
-	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Type=array
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 	// +optional
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 	// +optional
 	RuntimeClassName *string `json:"runtimeClassName,omitempty"`
 	// +optional
-	// +kubebuilder:validation:Schemaless
-	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Type=array
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 }
 
