@@ -56,9 +56,7 @@ func repository(changes ...func(*storagev1alpha1.Repository)) *storagev1alpha1.R
 	}, changes)
 }
 
-// snapshot sets appRef, session and backupSession, as the backup controller does: a typed client
-// cannot leave appRef out, and an update of a Snapshot without session or backupSession is
-// rejected (see TestTypedClientCanOmitOptionalFields).
+// snapshot sets appRef, session and backupSession, as the backup controller does.
 func snapshot(changes ...func(*storagev1alpha1.Snapshot)) *storagev1alpha1.Snapshot {
 	return apply(&storagev1alpha1.Snapshot{
 		ObjectMeta: meta("db-repo-nightly-1700000000"),
@@ -66,7 +64,7 @@ func snapshot(changes ...func(*storagev1alpha1.Snapshot)) *storagev1alpha1.Snaps
 			Repository:    "db-repo",
 			Session:       "nightly",
 			BackupSession: "db-nightly-1700000000",
-			AppRef:        shared.TypedObjectReference{APIGroup: "apps", Kind: "StatefulSet", Name: "db"},
+			AppRef:        &shared.TypedObjectReference{APIGroup: "apps", Kind: "StatefulSet", Name: "db"},
 		},
 	}, changes)
 }

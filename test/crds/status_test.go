@@ -153,3 +153,35 @@ func TestStatusSubresource(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusEntriesWithoutReferences: controllers report backends and retention for which no
+// object was found or named, so the references in those status entries are optional.
+func TestStatusEntriesWithoutReferences(t *testing.T) {
+	ns := env.Namespace(t)
+
+	bs := backupSession()
+	place(t, bs, ns)
+	create(t, bs)
+	bs.Status.RetentionPolicy = []corev1alpha1.RetentionPolicyApplyStatus{{
+		Repository: "db-repo", Phase: corev1alpha1.RetentionPolicyFailedToApply, Error: "no retention policy resolved",
+	}}
+	if err := env.Client.Status().Update(t.Context(), bs); err != nil {
+		t.Fatalf("a retention entry without ref: %v", err)
+	}
+
+	bc := backupConfiguration()
+	place(t, bc, ns)
+	create(t, bc)
+	bc.Status.Backends = []corev1alpha1.BackendStatus{{
+		Name:            "main",
+		Storage:         &corev1alpha1.StorageStatus{Reason: "no default BackupStorage in the namespace"},
+		RetentionPolicy: &corev1alpha1.RetentionPolicyStatus{Reason: "no default RetentionPolicy in the namespace"},
+	}}
+	if err := env.Client.Status().Update(t.Context(), bc); err != nil {
+		t.Fatalf("backend entries without refs: %v", err)
+	}
+	get(t, bc)
+	if got := bc.Status.Backends[0].Storage.Reason; got != "no default BackupStorage in the namespace" {
+		t.Fatalf("status.backends[0].storage.reason = %q", got)
+	}
+}

@@ -95,7 +95,7 @@ const (
 )
 
 // BlueprintVariable declares a value the template uses.
-// +kubebuilder:validation:XValidation:rule="!(self.required && has(self.default))",message="a required variable cannot have a default"
+// +kubebuilder:validation:XValidation:rule="!(has(self.required) && self.required && has(self.default))",message="a required variable cannot have a default"
 type BlueprintVariable struct {
 	// Name is used as .Variables.<name> and in the annotation variables.coffer.dev/<name>.
 	// +kubebuilder:validation:MinLength=1

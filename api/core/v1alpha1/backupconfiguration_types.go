@@ -147,7 +147,7 @@ type BackendStatus struct {
 // StorageStatus reports a referenced BackupStorage.
 type StorageStatus struct {
 	// +optional
-	Ref shared.ObjectReference `json:"ref,omitempty"`
+	Ref *shared.ObjectReference `json:"ref,omitempty"`
 	// +optional
 	Phase string `json:"phase,omitempty"`
 	// +optional
@@ -157,7 +157,7 @@ type StorageStatus struct {
 // RetentionPolicyStatus reports a referenced RetentionPolicy.
 type RetentionPolicyStatus struct {
 	// +optional
-	Ref shared.ObjectReference `json:"ref,omitempty"`
+	Ref *shared.ObjectReference `json:"ref,omitempty"`
 	// +optional
 	Found *bool `json:"found,omitempty"`
 	// +optional

@@ -61,7 +61,7 @@ const (
 // RetentionPolicyApplyStatus reports retention applied to one repository after the backup.
 type RetentionPolicyApplyStatus struct {
 	// +optional
-	Ref shared.ObjectReference `json:"ref,omitempty"`
+	Ref *shared.ObjectReference `json:"ref,omitempty"`
 	// +optional
 	Repository string `json:"repository,omitempty"`
 	// +optional

@@ -44,8 +44,10 @@ type BackupVerifierSpec struct {
 	// +optional
 	// +listType=atomic
 	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
+	// Type says how the restored data is judged.
+	// +optional
 	// +kubebuilder:default=RestoreOnly
-	Type VerificationType `json:"type"`
+	Type VerificationType `json:"type,omitempty"`
 	// Queries run against the restored database; conditions refer to each result by name as
 	// queries.<name>.
 	// +optional
