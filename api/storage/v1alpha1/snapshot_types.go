@@ -16,7 +16,7 @@ const (
 )
 
 // SnapshotSpec identifies one backup of an application into a repository.
-// +kubebuilder:validation:XValidation:rule="self.repository == oldSelf.repository && (has(self.session) ? self.session : ”) == (has(oldSelf.session) ? oldSelf.session : ”) && (has(self.backupSession) ? self.backupSession : ”) == (has(oldSelf.backupSession) ? oldSelf.backupSession : ”)",message="repository, session and backupSession are immutable"
+// +kubebuilder:validation:XValidation:rule="self.repository == oldSelf.repository && has(self.session) == has(oldSelf.session) && (!has(self.session) || self.session == oldSelf.session) && has(self.backupSession) == has(oldSelf.backupSession) && (!has(self.backupSession) || self.backupSession == oldSelf.backupSession)",message="repository, session and backupSession are immutable"
 type SnapshotSpec struct {
 	// SnapshotID is a ULID, unique across repositories.
 	// +optional
