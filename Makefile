@@ -57,7 +57,7 @@ fuzz: ## a short run of every fuzz target
 
 .PHONY: run
 run: build ## run the manager against a local envtest control plane (until the local cluster lands)
-	go run ./test/cmd/devcluster -- bin/coffer manager
+	go run ./test/cmd/devcluster -- bin/coffer manager --log-format=console --leader-election-namespace=default
 
 .PHONY: help
 help:
