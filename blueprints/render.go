@@ -223,11 +223,12 @@ func (r *renderer) renderString(text string, declared map[string]bool, path *fie
 	return out, nil
 }
 
-// renderValue renders every string in a JSON value tree in place and returns all problems.
-func (r *renderer) renderValue(v any, declared map[string]bool, path *field.Path) (any, field.ErrorList) {
+// mapStrings replaces every string in a JSON value tree with f's result, in place, visiting map
+// keys in sorted order so budgets are spent identically every time, and returns all problems.
+func mapStrings(v any, path *field.Path, f func(string, *field.Path) (string, *field.Error)) (any, field.ErrorList) {
 	switch t := v.(type) {
 	case string:
-		out, ferr := r.renderString(t, declared, path)
+		out, ferr := f(t, path)
 		if ferr != nil {
 			return t, field.ErrorList{ferr}
 		}
@@ -238,10 +239,10 @@ func (r *renderer) renderValue(v any, declared map[string]bool, path *field.Path
 		for k := range t {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys) // deterministic order, so budgets are spent identically every time
+		sort.Strings(keys)
 		for _, k := range keys {
 			var e field.ErrorList
-			t[k], e = r.renderValue(t[k], declared, path.Child(k))
+			t[k], e = mapStrings(t[k], path.Child(k), f)
 			errs = append(errs, e...)
 		}
 		return t, errs
@@ -249,7 +250,7 @@ func (r *renderer) renderValue(v any, declared map[string]bool, path *field.Path
 		var errs field.ErrorList
 		for i := range t {
 			var e field.ErrorList
-			t[i], e = r.renderValue(t[i], declared, path.Index(i))
+			t[i], e = mapStrings(t[i], path.Index(i), f)
 			errs = append(errs, e...)
 		}
 		return t, errs
@@ -258,18 +259,29 @@ func (r *renderer) renderValue(v any, declared map[string]bool, path *field.Path
 	}
 }
 
-// renderInto renders every string field of in (any JSON-serialisable struct) and decodes the
-// result into out. path is where in lives, for error paths.
-func (r *renderer) renderInto(in, out any, declared map[string]bool, path *field.Path) field.ErrorList {
-	raw, err := json.Marshal(in)
+// toJSONTree turns a JSON-serialisable value into its generic tree.
+func toJSONTree(v any, path *field.Path) (any, *field.Error) {
+	raw, err := json.Marshal(v)
 	if err != nil {
-		return field.ErrorList{field.InternalError(path, err)}
+		return nil, field.InternalError(path, err)
 	}
 	var tree any
 	if err := json.Unmarshal(raw, &tree); err != nil {
-		return field.ErrorList{field.InternalError(path, err)}
+		return nil, field.InternalError(path, err)
 	}
-	tree, errs := r.renderValue(tree, declared, path)
+	return tree, nil
+}
+
+// renderInto renders every string field of in (any JSON-serialisable struct) and decodes the
+// result into out. path is where in lives, for error paths.
+func (r *renderer) renderInto(in, out any, declared map[string]bool, path *field.Path) field.ErrorList {
+	tree, ferr := toJSONTree(in, path)
+	if ferr != nil {
+		return field.ErrorList{ferr}
+	}
+	tree, errs := mapStrings(tree, path, func(s string, p *field.Path) (string, *field.Error) {
+		return r.renderString(s, declared, p)
+	})
 	if len(errs) > 0 {
 		return errs
 	}
@@ -287,45 +299,22 @@ func (r *renderer) renderInto(in, out any, declared map[string]bool, path *field
 // admission: syntax errors, forbidden actions and references to undeclared variables are all
 // reported, each at its field's path.
 func ParseTemplates(v any, declaredVariables []string, path *field.Path) field.ErrorList {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return field.ErrorList{field.InternalError(path, err)}
-	}
-	var tree any
-	if err := json.Unmarshal(raw, &tree); err != nil {
-		return field.ErrorList{field.InternalError(path, err)}
+	tree, ferr := toJSONTree(v, path)
+	if ferr != nil {
+		return field.ErrorList{ferr}
 	}
 	declared := map[string]bool{}
 	for _, n := range declaredVariables {
 		declared[n] = true
 	}
 	funcs := newRenderer(&Params{}).funcs
-	var errs field.ErrorList
-	var visit func(v any, p *field.Path)
-	visit = func(v any, p *field.Path) {
-		switch t := v.(type) {
-		case string:
-			if IsTemplate(t) {
-				if _, ferr := parseField(t, funcs, declared, p); ferr != nil {
-					errs = append(errs, ferr)
-				}
-			}
-		case map[string]any:
-			keys := make([]string, 0, len(t))
-			for k := range t {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				visit(t[k], p.Child(k))
-			}
-		case []any:
-			for i := range t {
-				visit(t[i], p.Index(i))
-			}
+	_, errs := mapStrings(tree, path, func(s string, p *field.Path) (string, *field.Error) {
+		if !IsTemplate(s) {
+			return s, nil
 		}
-	}
-	visit(tree, path)
+		_, ferr := parseField(s, funcs, declared, p)
+		return s, ferr
+	})
 	return errs
 }
 

@@ -57,17 +57,7 @@ func ValidateConfiguration(backends []corev1alpha1.BackendReference, sessions []
 	sessionNames := sets.New[string]()
 	for i, s := range sessions {
 		p := base.Child("sessions").Index(i)
-		switch {
-		case s.Name == "":
-			errs = append(errs, field.Required(p.Child("name"), ""))
-		case sessionNames.Has(s.Name):
-			errs = append(errs, field.Duplicate(p.Child("name"), s.Name))
-		default:
-			for _, msg := range validation.IsDNS1123Label(s.Name) {
-				errs = append(errs, field.Invalid(p.Child("name"), s.Name, msg))
-			}
-		}
-		sessionNames.Insert(s.Name)
+		errs = append(errs, uniqueName(s.Name, sessionNames, validation.IsDNS1123Label, p.Child("name"))...)
 		if s.Scheduler == nil {
 			errs = append(errs, field.Required(p.Child("scheduler"), "every session needs a schedule"))
 		} else if ferr := ValidateSchedule(s.Scheduler.Schedule, p.Child("scheduler", "schedule")); ferr != nil {
@@ -101,17 +91,7 @@ func validateRepositories(repos []corev1alpha1.RepositoryInfo, backends sets.Set
 	names := sets.New[string]()
 	for i, r := range repos {
 		rp := p.Index(i)
-		switch {
-		case r.Name == "":
-			errs = append(errs, field.Required(rp.Child("name"), ""))
-		case names.Has(r.Name):
-			errs = append(errs, field.Duplicate(rp.Child("name"), r.Name))
-		default:
-			for _, msg := range validation.IsDNS1123Subdomain(r.Name) {
-				errs = append(errs, field.Invalid(rp.Child("name"), r.Name, msg))
-			}
-		}
-		names.Insert(r.Name)
+		errs = append(errs, uniqueName(r.Name, names, validation.IsDNS1123Subdomain, rp.Child("name"))...)
 		if !backends.Has(r.Backend) && !(defaultBackend && r.Backend == "") {
 			errs = append(errs, field.NotFound(rp.Child("backend"), r.Backend))
 		}
@@ -129,6 +109,23 @@ func validateRepositories(repos []corev1alpha1.RepositoryInfo, backends sets.Set
 		if r.BackupVerifier != nil {
 			errs = append(errs, validateRef(r.BackupVerifier.Name, r.BackupVerifier.Namespace, rp.Child("backupVerifier"))...)
 		}
+	}
+	return errs
+}
+
+// uniqueName checks that a list entry's name is set, not taken by an earlier entry (seen) and
+// valid as an object name, and records it in seen.
+func uniqueName(name string, seen sets.Set[string], valid func(string) []string, p *field.Path) field.ErrorList {
+	defer seen.Insert(name)
+	switch {
+	case name == "":
+		return field.ErrorList{field.Required(p, "")}
+	case seen.Has(name):
+		return field.ErrorList{field.Duplicate(p, name)}
+	}
+	var errs field.ErrorList
+	for _, msg := range valid(name) {
+		errs = append(errs, field.Invalid(p, name, msg))
 	}
 	return errs
 }

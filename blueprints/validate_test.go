@@ -1,0 +1,94 @@
+package blueprints
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	"github.com/cofferhq/coffer/api/shared"
+)
+
+func validSession(name string, repos ...corev1alpha1.RepositoryInfo) corev1alpha1.Session {
+	if len(repos) == 0 {
+		repos = []corev1alpha1.RepositoryInfo{{Name: name + "-repo", Directory: name}}
+	}
+	return corev1alpha1.Session{
+		SessionConfig: corev1alpha1.SessionConfig{Name: name, Scheduler: &shared.SchedulerSpec{Schedule: "@daily"}},
+		Addon:         &corev1alpha1.AddonInfo{Name: "workload-addon", Tasks: []corev1alpha1.TaskReference{{Name: "logical-backup"}}},
+		Repositories:  repos,
+	}
+}
+
+func TestValidateConfiguration(t *testing.T) {
+	ref := func(name string) *shared.ObjectReference { return &shared.ObjectReference{Name: name} }
+	tests := map[string]struct {
+		backends []corev1alpha1.BackendReference
+		sessions []corev1alpha1.Session
+		want     []string // "path: substring", in order
+	}{
+		"valid with the default backend": {sessions: []corev1alpha1.Session{validSession("daily")}},
+		"valid with named backends": {
+			backends: []corev1alpha1.BackendReference{{Name: "s3", StorageRef: ref("s3"), RetentionPolicy: ref("keep")}},
+			sessions: []corev1alpha1.Session{validSession("daily", corev1alpha1.RepositoryInfo{Name: "r", Backend: "s3", Directory: "a/b"})},
+		},
+		"no sessions": {want: []string{"spec.sessions: Required value"}},
+		"duplicate names": {
+			backends: []corev1alpha1.BackendReference{{Name: "a"}, {Name: "a"}},
+			sessions: []corev1alpha1.Session{
+				validSession("daily", corev1alpha1.RepositoryInfo{Name: "r", Backend: "a", Directory: "x"}, corev1alpha1.RepositoryInfo{Name: "r", Backend: "a", Directory: "y"}),
+				validSession("daily", corev1alpha1.RepositoryInfo{Name: "q", Backend: "a", Directory: "z"}),
+			},
+			want: []string{
+				`spec.backends[1].name: Duplicate value: "a"`,
+				`spec.sessions[0].repositories[1].name: Duplicate value: "r"`,
+				`spec.sessions[1].name: Duplicate value: "daily"`,
+			},
+		},
+		"a session without schedule or addon": {
+			sessions: []corev1alpha1.Session{{SessionConfig: corev1alpha1.SessionConfig{Name: "s"}, Repositories: []corev1alpha1.RepositoryInfo{{Name: "r", Directory: "d"}}}},
+			want:     []string{"spec.sessions[0].scheduler: Required value", "spec.sessions[0].addon: Required value"},
+		},
+		"schedules": {
+			sessions: func() []corev1alpha1.Session {
+				a, b := validSession("a"), validSession("b")
+				a.Scheduler.Schedule = "TZ=UTC 0 1 * * *"
+				b.Scheduler.Schedule = "0 25 * * *"
+				return []corev1alpha1.Session{a, b}
+			}(),
+			want: []string{"spec.sessions[0].scheduler.schedule: Invalid value: \"TZ=UTC 0 1 * * *\": set the time zone in scheduler.timeZone", "spec.sessions[1].scheduler.schedule: Invalid value: \"0 25 * * *\": not a valid cron schedule"},
+		},
+		"repository rules": {
+			backends: []corev1alpha1.BackendReference{{Name: "s3"}},
+			sessions: []corev1alpha1.Session{validSession("s",
+				corev1alpha1.RepositoryInfo{Name: "a", Backend: "gcs", Directory: "d"},
+				corev1alpha1.RepositoryInfo{Name: "b", Backend: "", Directory: "d"},
+				corev1alpha1.RepositoryInfo{Name: "c", Backend: "s3", Directory: "/abs"},
+				corev1alpha1.RepositoryInfo{Name: "d", Backend: "s3", Directory: "a/../b"},
+				corev1alpha1.RepositoryInfo{Name: "E", Backend: "s3", Directory: "e", EncryptionSecret: &shared.ObjectReference{}},
+			)},
+			want: []string{
+				`spec.sessions[0].repositories[0].backend: Not found: "gcs"`,
+				`spec.sessions[0].repositories[1].backend: Not found: ""`,
+				`spec.sessions[0].repositories[2].directory: Invalid value: "/abs": must be relative`,
+				`spec.sessions[0].repositories[3].directory: Invalid value: "a/../b": must be a clean relative path`,
+				`spec.sessions[0].repositories[4].name: Invalid value: "E"`,
+				`spec.sessions[0].repositories[4].encryptionSecret.name: Required value`,
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			errs := ValidateConfiguration(tc.backends, tc.sessions, field.NewPath("spec"))
+			if len(errs) != len(tc.want) {
+				t.Fatalf("got %d errors, want %d:\n%v", len(errs), len(tc.want), errs)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(errs[i].Error(), w) {
+					t.Errorf("error %d = %q, want it to contain %q", i, errs[i].Error(), w)
+				}
+			}
+		})
+	}
+}
