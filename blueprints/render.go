@@ -7,14 +7,17 @@ import (
 	"maps"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/lru"
 )
 
-// iterationFunc is called at the top of every range body that Coffer instruments, so loops are
-// bounded even when they call nothing (for example {{range 1000000000}}).
+// iterationFunc is called at the top of every range body, so loops are bounded even when they
+// call nothing (for example {{range 1000000000}}). It is passed the root data ($), which carries
+// the render's budget, so the function map can be built once and shared.
 const iterationFunc = "__coffer_iteration"
 
 var (
@@ -26,92 +29,164 @@ var (
 // are used as they are.
 func IsTemplate(s string) bool { return strings.Contains(s, "{{") }
 
-// renderer renders the fields of one configuration; its budgets span all of them.
-type renderer struct {
-	params     *Params
-	funcs      template.FuncMap
+// renderData is what a template executes against: the parameters (promoted, so templates read
+// .Workload, .Variables, ...) and the render's budget, which templates cannot reach. It is passed
+// by value and prints as its parameters, so no template can print the budget's address and make
+// a render differ from the next one.
+type renderData struct {
+	Params
+	budget *renderBudget
+}
+
+func (d renderData) String() string   { return fmt.Sprintf("%v", d.Params) }
+func (d renderData) GoString() string { return fmt.Sprintf("%#v", d.Params) }
+
+// renderBudget spans every field of one configuration.
+type renderBudget struct {
 	iterations int
 	outputLeft int
 }
 
-func newRenderer(p *Params) *renderer {
-	r := &renderer{params: p, outputLeft: MaxRenderOutputBytes}
-	r.funcs = FuncMap()
-	r.funcs[iterationFunc] = func() (string, error) {
-		r.iterations++
-		if r.iterations > MaxIterations {
+// templateFuncs is FuncMap plus the iteration counter, built once: registering ~200 functions
+// with a template is most of the cost of parsing one, so templates are parsed with this map once
+// and cached.
+var templateFuncs = func() template.FuncMap {
+	m := FuncMap()
+	m[iterationFunc] = func(d renderData) (string, error) {
+		if d.budget == nil {
+			return "", nil
+		}
+		d.budget.iterations++
+		if d.budget.iterations > MaxIterations {
 			return "", errTooManyIterations
 		}
 		return "", nil
 	}
-	return r
+	return m
+}()
+
+// renderer renders the fields of one configuration.
+type renderer struct {
+	params *Params
+	budget renderBudget
 }
 
-// parseField parses one field's template and checks Coffer's restrictions: no define, block or
-// template (a field is one template; recursion could be unbounded), and references to .Variables
-// only for declared variables. declared may be nil to skip that check. Range bodies are
-// instrumented to count iterations.
-func parseField(text string, funcs template.FuncMap, declared map[string]bool, path *field.Path) (*template.Template, *field.Error) {
-	if len(text) > MaxTemplateBytes {
-		return nil, field.TooLong(path, "", MaxTemplateBytes)
+func newRenderer(p *Params) *renderer {
+	return &renderer{params: p, budget: renderBudget{outputLeft: MaxRenderOutputBytes}}
+}
+
+// parsedField is a field's template, instrumented, with what it refers to.
+type parsedField struct {
+	tmpl *template.Template
+	// problems are violations of Coffer's restrictions other than undeclared variables.
+	problems []string
+	// variables are the names read as .Variables.<name>.
+	variables []string
+	err       error
+}
+
+// parsedFields caches parsed templates by text: parsing depends on nothing else, and a parsed
+// template is safe to execute concurrently.
+var parsedFields = struct {
+	sync.Mutex
+	cache *lru.Cache
+}{cache: lru.New(2048)}
+
+func parseCached(text string) *parsedField {
+	parsedFields.Lock()
+	if v, ok := parsedFields.cache.Get(text); ok {
+		parsedFields.Unlock()
+		return v.(*parsedField)
 	}
-	t, err := template.New("").Option("missingkey=error").Funcs(funcs).Parse(text)
+	parsedFields.Unlock()
+	pf := parseUncached(text)
+	parsedFields.Lock()
+	parsedFields.cache.Add(text, pf)
+	parsedFields.Unlock()
+	return pf
+}
+
+// parseUncached parses one field's template and records Coffer's restrictions: no define, block
+// or template (a field is one template; recursion could be unbounded), only parameters that exist,
+// and which variables it reads. Range bodies are instrumented to count iterations.
+func parseUncached(text string) *parsedField {
+	t, err := template.New("").Option("missingkey=error").Funcs(templateFuncs).Parse(text)
 	if err != nil {
-		return nil, field.Invalid(path, text, cleanTemplateError(err))
+		return &parsedField{err: err}
 	}
+	pf := &parsedField{tmpl: t}
 	if len(t.Templates()) > 1 {
-		return nil, field.Invalid(path, text, "define and block are not allowed in blueprint fields")
+		pf.problems = append(pf.problems, "define and block are not allowed in blueprint fields")
+		return pf
 	}
 	if t.Tree == nil || t.Tree.Root == nil {
-		return t, nil
+		return pf
 	}
-	tick := tickNode(funcs)
-	var problems []string
+	tick := tickTemplate.Tree.Root.Nodes[0]
+	reference := func(ident []string) {
+		switch {
+		case len(ident) == 0:
+		case !paramRoots[ident[0]]:
+			pf.problems = append(pf.problems, fmt.Sprintf(".%s is not a blueprint parameter (use .Workload, .Namespace, .Blueprint or .Variables)", ident[0]))
+		case ident[0] == "Variables" && len(ident) > 1:
+			pf.variables = append(pf.variables, ident[1])
+		}
+	}
 	walk(t.Tree.Root, func(n parse.Node) {
 		switch n := n.(type) {
 		case *parse.TemplateNode:
-			problems = append(problems, fmt.Sprintf("{{template %q}} is not allowed in blueprint fields", n.Name))
+			pf.problems = append(pf.problems, fmt.Sprintf("{{template %q}} is not allowed in blueprint fields", n.Name))
 		case *parse.RangeNode:
 			n.List.Nodes = append([]parse.Node{tick.Copy()}, n.List.Nodes...)
 		case *parse.FieldNode:
-			problems = append(problems, checkReference(n.Ident, declared)...)
+			reference(n.Ident)
 		case *parse.VariableNode:
 			if len(n.Ident) > 1 && n.Ident[0] == "$" {
-				problems = append(problems, checkReference(n.Ident[1:], declared)...)
+				reference(n.Ident[1:])
 			}
 		}
 	})
+	return pf
+}
+
+// parseField parses one field's template (from the cache) and checks it; declared, when not nil,
+// are the variables it may read.
+func parseField(text string, declared map[string]bool, path *field.Path) (*template.Template, *field.Error) {
+	if len(text) > MaxTemplateBytes {
+		return nil, field.TooLong(path, "", MaxTemplateBytes)
+	}
+	pf := parseCached(text)
+	if pf.err != nil {
+		return nil, field.Invalid(path, text, cleanTemplateError(pf.err))
+	}
+	problems := pf.problems
+	if declared != nil {
+		for _, v := range pf.variables {
+			if !declared[v] {
+				problems = append(problems, undeclared(v, declared))
+			}
+		}
+	}
 	if len(problems) > 0 {
 		return nil, field.Invalid(path, text, strings.Join(problems, "; "))
 	}
-	return t, nil
+	return pf.tmpl, nil
 }
 
-func checkReference(ident []string, declared map[string]bool) []string {
-	if len(ident) == 0 {
-		return nil
+func undeclared(name string, declared map[string]bool) string {
+	names := make([]string, 0, len(declared))
+	for n := range declared {
+		names = append(names, n)
 	}
-	if !paramRoots[ident[0]] {
-		return []string{fmt.Sprintf(".%s is not a blueprint parameter (use .Workload, .Namespace, .Blueprint or .Variables)", ident[0])}
+	sort.Strings(names)
+	msg := fmt.Sprintf("variable %q is not declared in spec.variables", name)
+	if len(names) > 0 {
+		msg += " (declared: " + strings.Join(names, ", ") + ")"
 	}
-	if ident[0] == "Variables" && len(ident) > 1 && declared != nil && !declared[ident[1]] {
-		names := make([]string, 0, len(declared))
-		for n := range declared {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		msg := fmt.Sprintf("variable %q is not declared in spec.variables", ident[1])
-		if len(names) > 0 {
-			msg += " (declared: " + strings.Join(names, ", ") + ")"
-		}
-		return []string{msg}
-	}
-	return nil
+	return msg
 }
 
-var tickTemplate = template.Must(template.New("").Funcs(template.FuncMap{iterationFunc: func() string { return "" }}).Parse("{{" + iterationFunc + "}}"))
-
-func tickNode(template.FuncMap) parse.Node { return tickTemplate.Tree.Root.Nodes[0] }
+var tickTemplate = template.Must(template.New("").Funcs(templateFuncs).Parse("{{" + iterationFunc + " $}}"))
 
 // walk visits every node under n.
 func walk(n parse.Node, visit func(parse.Node)) {
@@ -194,16 +269,20 @@ func (r *renderer) renderString(text string, declared map[string]bool, path *fie
 	if !IsTemplate(text) {
 		return text, nil
 	}
-	t, ferr := parseField(text, r.funcs, declared, path)
+	t, ferr := parseField(text, declared, path)
 	if ferr != nil {
 		return "", ferr
 	}
-	// Each field sees its own copy of the variables, so sprig's set/unset in one field cannot
-	// change what another field renders.
-	params := *r.params
-	params.Variables = maps.Clone(r.params.Variables)
-	w := &limitedWriter{limit: min(MaxFieldOutputBytes, r.outputLeft)}
-	if err := t.Execute(w, &params); err != nil {
+	// Each field sees its own copy of the maps, so sprig's set/unset in one field cannot change
+	// what another field renders.
+	data := renderData{Params: *r.params, budget: &r.budget}
+	data.Variables = maps.Clone(r.params.Variables)
+	data.Workload.Labels = maps.Clone(r.params.Workload.Labels)
+	data.Workload.Annotations = maps.Clone(r.params.Workload.Annotations)
+	data.Namespace.Labels = maps.Clone(r.params.Namespace.Labels)
+	data.Namespace.Annotations = maps.Clone(r.params.Namespace.Annotations)
+	w := &limitedWriter{limit: min(MaxFieldOutputBytes, r.budget.outputLeft)}
+	if err := t.Execute(w, data); err != nil {
 		switch {
 		case errors.Is(err, errOutputTooLarge):
 			return "", field.Invalid(path, text, fmt.Sprintf("renders to more than %d bytes", w.limit))
@@ -219,7 +298,7 @@ func (r *renderer) renderString(text string, declared map[string]bool, path *fie
 	if strings.Contains(out, "<no value>") {
 		return "", field.Invalid(path, text, `renders "<no value>": a key it reads is missing; give it a default, for example (index .Workload.Labels "team" | default "none")`)
 	}
-	r.outputLeft -= len(out)
+	r.budget.outputLeft -= len(out)
 	return out, nil
 }
 
@@ -307,12 +386,11 @@ func ParseTemplates(v any, declaredVariables []string, path *field.Path) field.E
 	for _, n := range declaredVariables {
 		declared[n] = true
 	}
-	funcs := newRenderer(&Params{}).funcs
 	_, errs := mapStrings(tree, path, func(s string, p *field.Path) (string, *field.Error) {
 		if !IsTemplate(s) {
 			return s, nil
 		}
-		_, ferr := parseField(s, funcs, declared, p)
+		_, ferr := parseField(s, declared, p)
 		return s, ferr
 	})
 	return errs
