@@ -19,6 +19,10 @@ func FuzzRender(f *testing.F) {
 		`{{ template "x" }}`, `{{ define "a" }}{{ end }}`, `{{ range 100000000 }}{{ end }}`,
 		`{{ fromJson "{\"a\":1}" | toJson }}`, `{{ regexReplaceAll "a+" "aaa" "b" }}`, `{{ index .Workload.Labels "x" }}`,
 		`{{ $x := dict "a" 1 }}{{ set $x "b" 2 | toJson }}`, `{{ printf "%0999999d" 1 }}`, `{{`, `}}{{`,
+		`{{ untilStep 9223372036854775800 9223372036854775807 10 }}`, `{{ seq -9223372036854775808 1 9223372036854775807 }}`,
+		`{{ $s := "xx" }}{{ range until 30 }}{{ $s = print $s $s }}{{ end }}`, `{{ replace "" .Workload.Name .Workload.Name }}`,
+		`{{ $d := list }}{{ range 100 }}{{ $d = list $d $d }}{{ end }}{{ toJson $d }}`, `{{ printf "%*d" 999999 1 }}`,
+		`{{ with .Workload }}{{ .Name }}{{ end }}`, `{{ dict "b" 1 "a" 2 | keys }}`, `{{ printf "%p %d %v" $ $ $ }}`,
 	} {
 		f.Add(seed)
 	}

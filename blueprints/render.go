@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -30,34 +32,45 @@ var (
 func IsTemplate(s string) bool { return strings.Contains(s, "{{") }
 
 // renderData is what a template executes against: the parameters (promoted, so templates read
-// .Workload, .Variables, ...) and the render's budget, which templates cannot reach. It is passed
-// by value and prints as its parameters, so no template can print the budget's address and make
-// a render differ from the next one.
+// .Workload, .Variables, ...) and the render's budget, which templates cannot reach. The budget is
+// a map, not a pointer, so that however a template prints the data (even fmt's raw form for a bad
+// verb) no memory address appears and a render never differs from the next one.
 type renderData struct {
 	Params
-	budget *renderBudget
+	budget renderBudget
 }
 
-func (d renderData) String() string   { return fmt.Sprintf("%v", d.Params) }
-func (d renderData) GoString() string { return fmt.Sprintf("%#v", d.Params) }
-
-// renderBudget spans every field of one configuration.
-type renderBudget struct {
-	iterations int
-	outputLeft int
+// Format prints renderData as its parameters whatever the verb, so no template can print the
+// budget's address ({{ printf "%d" $ }}) and make a render differ from the next one.
+func (d renderData) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), d.Params)
 }
 
-// templateFuncs is FuncMap plus the iteration counter, built once: registering ~200 functions
-// with a template is most of the cost of parsing one, so templates are parsed with this map once
-// and cached.
+// renderBudget spans every field of one configuration: range iterations, output bytes left and
+// the work functions did.
+type renderBudget map[string]int
+
+const (
+	budgetIterations = "iterations"
+	budgetOutputLeft = "outputLeft"
+	budgetWork       = "work"
+)
+
+// templateFuncs is FuncMap with every function budgeted, plus the iteration counter. It is built
+// once: registering ~200 functions with a template is most of the cost of parsing one, so
+// templates are parsed with this map once and cached, and each call finds the render's budget in
+// the data ($) the parser passes to it.
 var templateFuncs = func() template.FuncMap {
-	m := FuncMap()
+	m := template.FuncMap{}
+	for name, fn := range FuncMap() {
+		m[name] = budgeted(name, fn)
+	}
 	m[iterationFunc] = func(d renderData) (string, error) {
 		if d.budget == nil {
 			return "", nil
 		}
-		d.budget.iterations++
-		if d.budget.iterations > MaxIterations {
+		d.budget[budgetIterations]++
+		if d.budget[budgetIterations] > MaxIterations {
 			return "", errTooManyIterations
 		}
 		return "", nil
@@ -72,7 +85,7 @@ type renderer struct {
 }
 
 func newRenderer(p *Params) *renderer {
-	return &renderer{params: p, budget: renderBudget{outputLeft: MaxRenderOutputBytes}}
+	return &renderer{params: p, budget: renderBudget{budgetOutputLeft: MaxRenderOutputBytes}}
 }
 
 // parsedField is a field's template, instrumented, with what it refers to.
@@ -123,6 +136,7 @@ func parseUncached(text string) *parsedField {
 		return pf
 	}
 	tick := tickTemplate.Tree.Root.Nodes[0]
+	dollar := tick.(*parse.ActionNode).Pipe.Cmds[0].Args[1]
 	reference := func(ident []string) {
 		switch {
 		case len(ident) == 0:
@@ -132,14 +146,25 @@ func parseUncached(text string) *parsedField {
 			pf.variables = append(pf.variables, ident[1])
 		}
 	}
-	walk(t.Tree.Root, func(n parse.Node) {
+	walk(t.Tree.Root, true, func(n parse.Node, rootDot bool) {
 		switch n := n.(type) {
 		case *parse.TemplateNode:
 			pf.problems = append(pf.problems, fmt.Sprintf("{{template %q}} is not allowed in blueprint fields", n.Name))
 		case *parse.RangeNode:
 			n.List.Nodes = append([]parse.Node{tick.Copy()}, n.List.Nodes...)
+		case *parse.CommandNode:
+			// Pass the render's data to every function, which charges its work to the budget.
+			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident != iterationFunc {
+				if _, ours := templateFuncs[id.Ident]; ours {
+					n.Args = append([]parse.Node{n.Args[0], dollar.Copy()}, n.Args[1:]...)
+				}
+			}
 		case *parse.FieldNode:
-			reference(n.Ident)
+			// Inside with and range bodies the dot is something else; only the root's fields are
+			// parameters.
+			if rootDot {
+				reference(n.Ident)
+			}
 		case *parse.VariableNode:
 			if len(n.Ident) > 1 && n.Ident[0] == "$" {
 				reference(n.Ident[1:])
@@ -188,12 +213,13 @@ func undeclared(name string, declared map[string]bool) string {
 
 var tickTemplate = template.Must(template.New("").Funcs(templateFuncs).Parse("{{" + iterationFunc + " $}}"))
 
-// walk visits every node under n.
-func walk(n parse.Node, visit func(parse.Node)) {
+// walk visits every node under n; rootDot says whether the dot there is the template's root
+// (it is not inside with and range bodies).
+func walk(n parse.Node, rootDot bool, visit func(parse.Node, bool)) {
 	if n == nil {
 		return
 	}
-	visit(n)
+	visit(n, rootDot)
 	switch n := n.(type) {
 	case *parse.ListNode:
 		if n == nil {
@@ -201,44 +227,46 @@ func walk(n parse.Node, visit func(parse.Node)) {
 		}
 		// Copy: visiting a RangeNode prepends to its list.
 		for _, c := range append([]parse.Node(nil), n.Nodes...) {
-			walk(c, visit)
+			walk(c, rootDot, visit)
 		}
 	case *parse.ActionNode:
-		walk(n.Pipe, visit)
+		walk(n.Pipe, rootDot, visit)
 	case *parse.PipeNode:
 		if n == nil {
 			return
 		}
 		for _, d := range n.Decl {
-			walk(d, visit)
+			walk(d, rootDot, visit)
 		}
 		for _, c := range n.Cmds {
-			walk(c, visit)
+			walk(c, rootDot, visit)
 		}
 	case *parse.CommandNode:
-		for _, a := range n.Args {
-			walk(a, visit)
+		for _, a := range append([]parse.Node(nil), n.Args...) {
+			walk(a, rootDot, visit)
 		}
 	case *parse.ChainNode:
-		walk(n.Node, visit)
+		walk(n.Node, rootDot, visit)
 	case *parse.IfNode:
-		walkBranch(&n.BranchNode, visit)
+		walkBranch(&n.BranchNode, rootDot, rootDot, visit)
 	case *parse.RangeNode:
-		walkBranch(&n.BranchNode, visit)
+		walkBranch(&n.BranchNode, false, rootDot, visit)
 	case *parse.WithNode:
-		walkBranch(&n.BranchNode, visit)
+		walkBranch(&n.BranchNode, false, rootDot, visit)
 	case *parse.TemplateNode:
-		walk(n.Pipe, visit)
+		walk(n.Pipe, rootDot, visit)
 	}
 }
 
-func walkBranch(b *parse.BranchNode, visit func(parse.Node)) {
-	walk(b.Pipe, visit)
+// walkBranch walks a branch: its pipeline with the outer dot, its body with bodyRoot, and its
+// else with the outer dot.
+func walkBranch(b *parse.BranchNode, bodyRoot, outer bool, visit func(parse.Node, bool)) {
+	walk(b.Pipe, outer, visit)
 	if b.List != nil {
-		walk(b.List, visit)
+		walk(b.List, bodyRoot, visit)
 	}
 	if b.ElseList != nil {
-		walk(b.ElseList, visit)
+		walk(b.ElseList, outer, visit)
 	}
 }
 
@@ -248,8 +276,25 @@ func cleanTemplateError(err error) string {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "template: :")
 	msg = strings.Replace(msg, `executing "" at `, "at ", 1)
+	// The parser passes $ to every function first; count arguments as the author wrote them.
+	msg = argCount.ReplaceAllStringFunc(msg, func(m string) string {
+		g := argCount.FindStringSubmatch(m)
+		if _, ours := templateFuncs[g[1]]; !ours {
+			return m
+		}
+		want, _ := strconv.Atoi(g[3])
+		got, _ := strconv.Atoi(g[4])
+		return fmt.Sprintf("wrong number of args for %s: want %s%d got %d", g[1], g[2], want-1, got-1)
+	})
+	msg = injectedDollar.ReplaceAllString(msg, "$1$2")
+	msg = strings.ReplaceAll(msg, "blueprints.renderData", "the template root")
 	return msg
 }
+
+// injectedDollar matches the $ the parser passed to a function, as error contexts print it.
+var injectedDollar = regexp.MustCompile(`(<\w+) \$([ >])`)
+
+var argCount = regexp.MustCompile(`wrong number of args for (\w+): want (at least )?(\d+) got (\d+)`)
 
 // limitedWriter fails once more than limit bytes are written, which stops the template.
 type limitedWriter struct {
@@ -275,19 +320,23 @@ func (r *renderer) renderString(text string, declared map[string]bool, path *fie
 	}
 	// Each field sees its own copy of the maps, so sprig's set/unset in one field cannot change
 	// what another field renders.
-	data := renderData{Params: *r.params, budget: &r.budget}
+	data := renderData{Params: *r.params, budget: r.budget}
 	data.Variables = maps.Clone(r.params.Variables)
 	data.Workload.Labels = maps.Clone(r.params.Workload.Labels)
 	data.Workload.Annotations = maps.Clone(r.params.Workload.Annotations)
 	data.Namespace.Labels = maps.Clone(r.params.Namespace.Labels)
 	data.Namespace.Annotations = maps.Clone(r.params.Namespace.Annotations)
-	w := &limitedWriter{limit: min(MaxFieldOutputBytes, r.budget.outputLeft)}
+	w := &limitedWriter{limit: min(MaxFieldOutputBytes, r.budget[budgetOutputLeft])}
 	if err := t.Execute(w, data); err != nil {
 		switch {
+		case errors.Is(err, errOutputTooLarge) && w.limit < MaxFieldOutputBytes:
+			return "", field.Invalid(path, text, fmt.Sprintf("the fields of this blueprint together render to more than %d bytes", MaxRenderOutputBytes))
 		case errors.Is(err, errOutputTooLarge):
 			return "", field.Invalid(path, text, fmt.Sprintf("renders to more than %d bytes", w.limit))
 		case errors.Is(err, errTooManyIterations):
 			return "", field.Invalid(path, text, errTooManyIterations.Error()+" across this blueprint's fields")
+		case errors.Is(err, errRenderWork):
+			return "", field.Invalid(path, text, errRenderWork.Error())
 		default:
 			return "", field.Invalid(path, text, cleanTemplateError(err))
 		}
@@ -298,7 +347,7 @@ func (r *renderer) renderString(text string, declared map[string]bool, path *fie
 	if strings.Contains(out, "<no value>") {
 		return "", field.Invalid(path, text, `renders "<no value>": a key it reads is missing; give it a default, for example (index .Workload.Labels "team" | default "none")`)
 	}
-	r.budget.outputLeft -= len(out)
+	r.budget[budgetOutputLeft] -= len(out)
 	return out, nil
 }
 
