@@ -38,7 +38,7 @@ func BenchmarkSelect(b *testing.B) {
 			w := deployment(nil)
 			b.ReportAllocs()
 			for b.Loop() {
-				sel, errs := Select(context.Background(), w, shop, bps)
+				sel, errs := Select(context.Background(), w, shop, bps, trusted)
 				if len(errs) > 0 || sel.Blueprint == nil {
 					b.Fatal(errs)
 				}

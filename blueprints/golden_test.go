@@ -75,7 +75,8 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := loadFixture(t, data)
-			bc, sel, errs := ResolveWorkload(context.Background(), f.workload, f.namespace, f.blueprints)
+			bc, sel, errs := ResolveWorkload(context.Background(), f.workload, f.namespace, f.blueprints,
+				SelectionPolicy{TrustedNamespaces: []string{"coffer-system"}})
 			var got strings.Builder
 			if sel.Blueprint != nil {
 				got.WriteString("# blueprint: " + sel.Blueprint.Namespace + "/" + sel.Blueprint.Name)

@@ -96,12 +96,19 @@ func BuildParams(bp *corev1alpha1.BackupBlueprint, workload *unstructured.Unstru
 	return p, errs
 }
 
+// hiddenAnnotations are not shown to templates: kubectl's copy of the last applied object can
+// carry anything the workload holds (environment values among them), and a blueprint author has
+// no business reading it.
+var hiddenAnnotations = map[string]bool{"kubectl.kubernetes.io/last-applied-configuration": true}
+
 // nonNil copies labels or annotations into the map type sprig's dict functions (keys, hasKey,
 // pluck, dig) accept.
 func nonNil(m map[string]string) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		out[k] = v
+		if !hiddenAnnotations[k] {
+			out[k] = v
+		}
 	}
 	return out
 }

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
@@ -83,8 +82,11 @@ func Resolve(bp *corev1alpha1.BackupBlueprint, workload *unstructured.Unstructur
 	if namespace == "" {
 		namespace = workload.GetNamespace()
 	}
-	for _, msg := range validation.IsDNS1123Label(namespace) {
-		errs = append(errs, field.Invalid(tmplPath.Child("namespace"), namespace, msg))
+	// A configuration lives with its workload or with its blueprint: a blueprint must not be able
+	// to write objects into namespaces neither of them is in.
+	if namespace != workload.GetNamespace() && namespace != bp.Namespace {
+		errs = append(errs, field.Invalid(tmplPath.Child("namespace"), namespace,
+			fmt.Sprintf("must be the workload's namespace (%s) or the blueprint's (%s)", workload.GetNamespace(), bp.Namespace)))
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -136,14 +138,31 @@ func ConfigurationLabels(bp *corev1alpha1.BackupBlueprint, workload *unstructure
 }
 
 // ResolveWorkload selects the blueprint for a workload and resolves it. It returns a nil
-// configuration and no errors when no blueprint applies. The webhook and the auto-backup
-// controller both call this, so what admission accepts is what the controller creates.
-func ResolveWorkload(ctx context.Context, workload *unstructured.Unstructured, ns *corev1.Namespace, candidates []corev1alpha1.BackupBlueprint) (*corev1alpha1.BackupConfiguration, Selection, field.ErrorList) {
-	sel, errs := Select(ctx, workload, ns, candidates)
-	if len(errs) > 0 || sel.Blueprint == nil {
-		return nil, sel, errs
+// configuration and no errors when no blueprint applies. A named blueprint's problems are the
+// workload's errors; a blueprint chosen by its selector that cannot be resolved for this workload
+// is skipped (and reported in Selection.Skipped) in favour of the next match, so one broken
+// blueprint cannot block writes of workloads that never asked for it. The webhook and the
+// auto-backup controller both call this, so what admission accepts is what the controller creates.
+func ResolveWorkload(ctx context.Context, workload *unstructured.Unstructured, ns *corev1.Namespace, candidates []corev1alpha1.BackupBlueprint, policy SelectionPolicy) (*corev1alpha1.BackupConfiguration, Selection, field.ErrorList) {
+	var (
+		sel  Selection
+		bc   *corev1alpha1.BackupConfiguration
+		errs field.ErrorList
+	)
+	serrs := eachMatch(ctx, workload, ns, candidates, policy, &sel, func(bp *corev1alpha1.BackupBlueprint, explicit bool) bool {
+		resolved, rerrs := Resolve(bp, workload, ns)
+		if explicit || len(rerrs) == 0 {
+			sel.Blueprint, sel.Explicit = bp, explicit
+			bc, errs = resolved, rerrs
+			return false
+		}
+		sel.Skipped = append(sel.Skipped, fmt.Sprintf("BackupBlueprint %s/%s matches but cannot be resolved for this workload: %v",
+			bp.Namespace, bp.Name, rerrs.ToAggregate()))
+		return true
+	})
+	if len(serrs) > 0 {
+		return nil, sel, serrs
 	}
-	bc, errs := Resolve(sel.Blueprint, workload, ns)
 	return bc, sel, errs
 }
 

@@ -44,35 +44,63 @@ func BlueprintRef(workload *unstructured.Unstructured) (namespace, name string, 
 	return namespace, name, true
 }
 
+// SelectionPolicy says whose selectors may pick up whose workloads.
+type SelectionPolicy struct {
+	// TrustedNamespaces hold blueprints whose selectors may match workloads in every namespace
+	// their usage policy admits: typically the namespace Coffer runs in. A blueprint anywhere else
+	// selects only workloads of its own namespace, so a tenant cannot capture another tenant's
+	// workloads with a broad selector, a permissive usage policy and a high priority. Naming a
+	// blueprint in an annotation is the workload owner's opt-in and is not restricted by this.
+	TrustedNamespaces []string
+}
+
+func (p SelectionPolicy) trusts(ns string) bool {
+	for _, t := range p.TrustedNamespaces {
+		if t == ns {
+			return true
+		}
+	}
+	return false
+}
+
 // Select chooses the blueprint for a workload among candidates. A blueprint named in the
 // workload's annotations wins; it must exist among the candidates. Otherwise the blueprints whose
-// subjects include the workload's kind, whose usage policy admits its namespace and whose CEL
-// selector matches are ranked by priority (highest first), then by namespace/name.
-func Select(ctx context.Context, workload *unstructured.Unstructured, ns *corev1.Namespace, candidates []corev1alpha1.BackupBlueprint) (Selection, field.ErrorList) {
+// subjects include the workload's kind, whose usage policy admits its namespace and which the
+// policy lets select there are ranked by priority (highest first), then by namespace/name, and
+// the first whose CEL selector matches is chosen. The result does not depend on the order of
+// candidates.
+func Select(ctx context.Context, workload *unstructured.Unstructured, ns *corev1.Namespace, candidates []corev1alpha1.BackupBlueprint, policy SelectionPolicy) (Selection, field.ErrorList) {
+	var sel Selection
+	errs := eachMatch(ctx, workload, ns, candidates, policy, &sel, func(bp *corev1alpha1.BackupBlueprint, explicit bool) bool {
+		sel.Blueprint, sel.Explicit = bp, explicit
+		return false
+	})
+	return sel, errs
+}
+
+// eachMatch calls match with the named blueprint, or with each blueprint whose selector matches
+// in rank order, until match returns false. Broken blueprints are recorded in sel.Skipped.
+func eachMatch(ctx context.Context, workload *unstructured.Unstructured, ns *corev1.Namespace, candidates []corev1alpha1.BackupBlueprint, policy SelectionPolicy, sel *Selection, match func(*corev1alpha1.BackupBlueprint, bool) bool) field.ErrorList {
 	if bpNamespace, bpName, ok := BlueprintRef(workload); ok {
 		if bpName == "" {
-			return Selection{}, field.ErrorList{field.Required(annotationsPath.Key(shared.AnnotationBlueprintName), "name a BackupBlueprint or remove the annotation")}
+			return field.ErrorList{field.Required(annotationsPath.Key(shared.AnnotationBlueprintName), "name a BackupBlueprint or remove the annotation")}
 		}
 		for i := range candidates {
 			if candidates[i].Namespace == bpNamespace && candidates[i].Name == bpName {
-				return Selection{Blueprint: &candidates[i], Explicit: true}, nil
+				match(&candidates[i], true)
+				return nil
 			}
 		}
-		return Selection{}, field.ErrorList{field.NotFound(annotationsPath.Key(shared.AnnotationBlueprintName), bpNamespace+"/"+bpName)}
+		return field.ErrorList{field.NotFound(annotationsPath.Key(shared.AnnotationBlueprintName), bpNamespace+"/"+bpName)}
 	}
 
-	var sel Selection
-	nsObject := map[string]any{"metadata": map[string]any{"name": workload.GetNamespace()}}
-	if ns != nil {
-		if u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ns); err == nil {
-			nsObject = u
-		}
-	}
-	budget := cel.NewBudget(cel.RuntimeCostBudget)
-	var matches []*corev1alpha1.BackupBlueprint
+	var ranked []*corev1alpha1.BackupBlueprint
 	for i := range candidates {
 		bp := &candidates[i]
 		if bp.Spec.Selector == "" || !AppliesToKind(bp, workload.GroupVersionKind()) {
+			continue
+		}
+		if bp.Namespace != workload.GetNamespace() && !policy.trusts(bp.Namespace) {
 			continue
 		}
 		allowed, err := allows(bp, ns, workload.GetNamespace())
@@ -80,29 +108,12 @@ func Select(ctx context.Context, workload *unstructured.Unstructured, ns *corev1
 			sel.Skipped = append(sel.Skipped, fmt.Sprintf("BackupBlueprint %s/%s: spec.usagePolicy: %v", bp.Namespace, bp.Name, err))
 			continue
 		}
-		if !allowed {
-			continue
-		}
-		selPath := BlueprintPath(bp).Child("spec", "selector")
-		prog, errs := cel.CompileSelector(bp.Spec.Selector, selPath)
-		if len(errs) > 0 {
-			sel.Skipped = append(sel.Skipped, errs.ToAggregate().Error())
-			continue
-		}
-		matched, ferr := prog.Matches(ctx, workload.Object, nsObject, budget, selPath)
-		if ferr != nil {
-			sel.Skipped = append(sel.Skipped, ferr.Error())
-			continue
-		}
-		if matched {
-			matches = append(matches, bp)
+		if allowed {
+			ranked = append(ranked, bp)
 		}
 	}
-	if len(matches) == 0 {
-		return sel, nil
-	}
-	sort.SliceStable(matches, func(i, j int) bool {
-		a, b := matches[i], matches[j]
+	sort.Slice(ranked, func(i, j int) bool {
+		a, b := ranked[i], ranked[j]
 		if a.Spec.Priority != b.Spec.Priority {
 			return a.Spec.Priority > b.Spec.Priority
 		}
@@ -111,8 +122,33 @@ func Select(ctx context.Context, workload *unstructured.Unstructured, ns *corev1
 		}
 		return a.Name < b.Name
 	})
-	sel.Blueprint = matches[0]
-	return sel, nil
+
+	nsObject := map[string]any{"metadata": map[string]any{"name": workload.GetNamespace()}}
+	if ns != nil {
+		if u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ns); err == nil {
+			nsObject = u
+		}
+	}
+	// One budget for all selectors of one workload, spent in rank order, so the outcome is
+	// deterministic and a crowd of expensive selectors cannot multiply the per-call limit.
+	budget := cel.NewBudget(cel.RuntimeCostBudget)
+	for _, bp := range ranked {
+		selPath := BlueprintPath(bp).Child("spec", "selector")
+		prog, cerrs := cel.CompileSelector(bp.Spec.Selector, selPath)
+		if len(cerrs) > 0 {
+			sel.Skipped = append(sel.Skipped, cerrs.ToAggregate().Error())
+			continue
+		}
+		matched, ferr := prog.Matches(ctx, workload.Object, nsObject, budget, selPath)
+		if ferr != nil {
+			sel.Skipped = append(sel.Skipped, ferr.Error())
+			continue
+		}
+		if matched && !match(bp, false) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // AppliesToKind reports whether a blueprint's subjects include gvk; a blueprint without subjects

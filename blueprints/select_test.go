@@ -2,6 +2,8 @@ package blueprints
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,6 +57,9 @@ func deployment(annotations map[string]string) *unstructured.Unstructured {
 }
 
 var shop = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"env": "prod"}}}
+
+// trusted is the selection policy of these tests: platform and other are admin namespaces.
+var trusted = SelectionPolicy{TrustedNamespaces: []string{"platform", "other"}}
 
 func TestSelect(t *testing.T) {
 	tests := map[string]struct {
@@ -132,6 +137,18 @@ func TestSelect(t *testing.T) {
 			candidates: []corev1alpha1.BackupBlueprint{blueprint("shop", "p", withSelector(`namespaceObject.metadata.labels.env == 'prod'`))},
 			want:       "shop/p",
 		},
+		"a blueprint of an untrusted namespace cannot capture workloads elsewhere": {
+			candidates: []corev1alpha1.BackupBlueprint{
+				blueprint("tenant-b", "grab", withSelector("true"), withPriority(1000), withUsage(shared.NamespacesFromAll, nil)),
+				blueprint("shop", "own", withSelector("true")),
+			},
+			want: "shop/own",
+		},
+		"an untrusted namespace's blueprint can still be named": {
+			annotations: map[string]string{shared.AnnotationBlueprintName: "shared", shared.AnnotationBlueprintNamespace: "tenant-b"},
+			candidates:  []corev1alpha1.BackupBlueprint{blueprint("tenant-b", "shared", withUsage(shared.NamespacesFromAll, nil))},
+			want:        "tenant-b/shared", explicit: true,
+		},
 		"a broken selector is skipped, not fatal": {
 			candidates: []corev1alpha1.BackupBlueprint{
 				blueprint("shop", "broken", withSelector(`object.metadata.labels.missing == 'x'`), withPriority(9)),
@@ -143,7 +160,7 @@ func TestSelect(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			sel, errs := Select(context.Background(), deployment(tc.annotations), shop, tc.candidates)
+			sel, errs := Select(context.Background(), deployment(tc.annotations), shop, tc.candidates, trusted)
 			if tc.err != "" {
 				if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.err) {
 					t.Fatalf("want error %q, got %v", tc.err, errs)
@@ -163,7 +180,60 @@ func TestSelect(t *testing.T) {
 			if tc.skipped != "" && (len(sel.Skipped) != 1 || !strings.Contains(sel.Skipped[0], tc.skipped)) {
 				t.Fatalf("skipped = %v, want one containing %q", sel.Skipped, tc.skipped)
 			}
+			// The outcome must not depend on the order the candidates were listed in.
+			reversed := slices.Clone(tc.candidates)
+			slices.Reverse(reversed)
+			again, _ := Select(context.Background(), deployment(tc.annotations), shop, reversed, trusted)
+			if (again.Blueprint == nil) != (sel.Blueprint == nil) || again.Blueprint != nil && again.Blueprint.Name != sel.Blueprint.Name {
+				t.Fatalf("listing the candidates in reverse selected %v instead of %v", again.Blueprint, sel.Blueprint)
+			}
 		})
+	}
+}
+
+// TestSelectUnderBudgetPressure: when expensive selectors exhaust the shared budget, the result
+// still depends only on the ranking, not on the order blueprints were listed.
+func TestSelectUnderBudgetPressure(t *testing.T) {
+	expensive := `object.metadata.name.size() > 0 && [` + strings.Repeat("1,", 400) + `1].all(x, [` + strings.Repeat("1,", 400) + `1].all(y, x == y)) && false`
+	var bps []corev1alpha1.BackupBlueprint
+	for i := range 12 {
+		bps = append(bps, blueprint("shop", fmt.Sprintf("costly-%02d", i), withSelector(expensive), withPriority(int32(50+i))))
+	}
+	bps = append(bps, blueprint("shop", "cheap", withSelector("true"), withPriority(100)))
+	for _, order := range []string{"as listed", "reversed"} {
+		list := slices.Clone(bps)
+		if order == "reversed" {
+			slices.Reverse(list)
+		}
+		sel, errs := Select(context.Background(), deployment(nil), shop, list, trusted)
+		if len(errs) > 0 || sel.Blueprint == nil || sel.Blueprint.Name != "cheap" {
+			t.Fatalf("%s: selected %v, %v; want the highest priority, cheap", order, sel.Blueprint, errs)
+		}
+	}
+}
+
+// TestResolveWorkloadFallsThrough: a selected blueprint that cannot be resolved for a workload is
+// skipped for the next match; a named one reports its errors.
+func TestResolveWorkloadFallsThrough(t *testing.T) {
+	good := blueprint("shop", "good", withSelector("true"), withPriority(1))
+	good.Spec.BackupConfigurationTemplate.Sessions = []corev1alpha1.Session{validSession("daily")}
+	broken := blueprint("shop", "broken", withSelector("true"), withPriority(9))
+	broken.Spec.BackupConfigurationTemplate.Sessions = []corev1alpha1.Session{validSession("daily",
+		corev1alpha1.RepositoryInfo{Name: "r", Directory: "{{ .Workload.Labels.team }}"})}
+	candidates := []corev1alpha1.BackupBlueprint{broken, good}
+
+	bc, sel, errs := ResolveWorkload(context.Background(), deployment(nil), shop, candidates, trusted)
+	if len(errs) > 0 || bc == nil || sel.Blueprint.Name != "good" {
+		t.Fatalf("want the next match, good; got %v %v", sel.Blueprint, errs)
+	}
+	if len(sel.Skipped) != 1 || !strings.Contains(sel.Skipped[0], "BackupBlueprint shop/broken matches but cannot be resolved") {
+		t.Fatalf("skipped = %v", sel.Skipped)
+	}
+
+	named := deployment(map[string]string{shared.AnnotationBlueprintName: "broken"})
+	_, sel, errs = ResolveWorkload(context.Background(), named, shop, candidates, trusted)
+	if len(errs) != 1 || !sel.Explicit || !strings.Contains(errs[0].Error(), `map has no entry for key "team"`) {
+		t.Fatalf("a named blueprint's problems must be the workload's: %v", errs)
 	}
 }
 
