@@ -56,8 +56,19 @@ func Resolve(bp *corev1alpha1.BackupBlueprint, workload *unstructured.Unstructur
 
 	tmpl := bp.Spec.BackupConfigurationTemplate
 	sessionNames, hasSessionNames := workload.GetAnnotations()[shared.AnnotationBlueprintSessionNames]
-	sessions, serrs := sessionFilter(tmpl.Sessions, sessionNames, hasSessionNames, annotationsPath.Key(shared.AnnotationBlueprintSessionNames))
-	errs = append(errs, serrs...)
+	sessionsPath := annotationsPath.Key(shared.AnnotationBlueprintSessionNames)
+	// Session names are checked before rendering, so the problem is reported with the others,
+	// unless a name is itself a template: then only the rendered names can be matched.
+	templatedNames := false
+	for _, s := range tmpl.Sessions {
+		templatedNames = templatedNames || IsTemplate(s.Name)
+	}
+	var sessions []corev1alpha1.Session
+	if !templatedNames {
+		var serrs field.ErrorList
+		sessions, serrs = sessionFilter(tmpl.Sessions, sessionNames, hasSessionNames, sessionsPath)
+		errs = append(errs, serrs...)
+	}
 	if len(perrs) > 0 {
 		// Rendering needs every variable; rendering with some missing would only repeat the
 		// problems already found as template errors.
@@ -77,6 +88,11 @@ func Resolve(bp *corev1alpha1.BackupBlueprint, workload *unstructured.Unstructur
 		return nil, append(errs, rerrs...)
 	}
 	errs = append(errs, ValidateConfiguration(rendered.Backends, rendered.Sessions, tmplPath)...)
+	if templatedNames {
+		var serrs field.ErrorList
+		sessions, serrs = sessionFilter(rendered.Sessions, sessionNames, hasSessionNames, sessionsPath)
+		errs = append(errs, serrs...)
+	}
 
 	namespace := rendered.Namespace
 	if namespace == "" {
@@ -97,10 +113,8 @@ func Resolve(bp *corev1alpha1.BackupBlueprint, workload *unstructured.Unstructur
 		chosen[s.Name] = true
 	}
 	var out []corev1alpha1.Session
-	for i, s := range rendered.Sessions {
-		// Session names are matched on the template, before rendering, as the annotation names
-		// them; a templated session name is matched by its rendered value.
-		if chosen[tmpl.Sessions[i].Name] || chosen[s.Name] {
+	for _, s := range rendered.Sessions {
+		if chosen[s.Name] {
 			out = append(out, s)
 		}
 	}

@@ -297,3 +297,20 @@ func TestValidateBlueprint(t *testing.T) {
 		})
 	}
 }
+
+func TestSessionNamesMatchRenderedNames(t *testing.T) {
+	bp := blueprint("shop", "bp")
+	weekly := "weekly"
+	bp.Spec.Variables = []corev1alpha1.BlueprintVariable{{Name: "s", Default: &weekly}}
+	bp.Spec.BackupConfigurationTemplate.Sessions = []corev1alpha1.Session{validSession("{{ .Variables.s }}",
+		corev1alpha1.RepositoryInfo{Name: "r", Directory: "d"}), validSession("daily")}
+	w := deployment(map[string]string{shared.AnnotationBlueprintName: "bp", shared.AnnotationBlueprintSessionNames: "weekly"})
+	bc, errs := Resolve(&bp, w, shop)
+	if len(errs) > 0 || len(bc.Spec.Sessions) != 1 || bc.Spec.Sessions[0].Name != "weekly" {
+		t.Fatalf("want only the weekly session, got %v %v", bc, errs)
+	}
+	w.SetAnnotations(map[string]string{shared.AnnotationBlueprintName: "bp", shared.AnnotationBlueprintSessionNames: "monthly"})
+	if _, errs := Resolve(&bp, w, shop); len(errs) != 1 || !strings.Contains(errs[0].Error(), `Unsupported value: "monthly": supported values: "weekly", "daily"`) {
+		t.Fatalf("want the rendered names listed, got %v", errs)
+	}
+}

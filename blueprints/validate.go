@@ -2,7 +2,6 @@ package blueprints
 
 import (
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/robfig/cron/v3"
@@ -11,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	"github.com/cofferhq/coffer/api/shared"
 )
 
 // ValidateSchedule checks a cron schedule the way the CronJob controller parses it; time zones
@@ -55,6 +55,7 @@ func ValidateConfiguration(backends []corev1alpha1.BackendReference, sessions []
 		errs = append(errs, field.Required(base.Child("sessions"), "at least one session is required"))
 	}
 	sessionNames := sets.New[string]()
+	dirs := map[string]string{}
 	for i, s := range sessions {
 		p := base.Child("sessions").Index(i)
 		errs = append(errs, uniqueName(s.Name, sessionNames, validation.IsDNS1123Label, p.Child("name"))...)
@@ -78,12 +79,12 @@ func ValidateConfiguration(backends []corev1alpha1.BackendReference, sessions []
 				}
 			}
 		}
-		errs = append(errs, validateRepositories(s.Repositories, backendNames, len(backends) == 0, p.Child("repositories"))...)
+		errs = append(errs, validateRepositories(s.Repositories, backendNames, len(backends) == 0, dirs, p.Child("repositories"))...)
 	}
 	return errs
 }
 
-func validateRepositories(repos []corev1alpha1.RepositoryInfo, backends sets.Set[string], defaultBackend bool, p *field.Path) field.ErrorList {
+func validateRepositories(repos []corev1alpha1.RepositoryInfo, backends sets.Set[string], defaultBackend bool, dirs map[string]string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if len(repos) == 0 {
 		return field.ErrorList{field.Required(p, "at least one repository is required")}
@@ -95,13 +96,21 @@ func validateRepositories(repos []corev1alpha1.RepositoryInfo, backends sets.Set
 		if !backends.Has(r.Backend) && !(defaultBackend && r.Backend == "") {
 			errs = append(errs, field.NotFound(rp.Child("backend"), r.Backend))
 		}
-		switch dir := r.Directory; {
-		case dir == "":
+		clean, ok := shared.CleanDirectory(r.Directory)
+		switch {
+		case r.Directory == "":
 			errs = append(errs, field.Required(rp.Child("directory"), ""))
-		case strings.HasPrefix(dir, "/"):
-			errs = append(errs, field.Invalid(rp.Child("directory"), dir, "must be relative to the backend root"))
-		case path.Clean(dir) != strings.TrimSuffix(dir, "/") || strings.HasPrefix(path.Clean(dir), ".."):
-			errs = append(errs, field.Invalid(rp.Child("directory"), dir, "must be a clean relative path without '..', '.' or '//'"))
+		case !ok:
+			errs = append(errs, field.Invalid(rp.Child("directory"), r.Directory, "must be a directory below the backend root, without '.', '..' or empty segments"))
+		default:
+			// Two repositories of one configuration in the same directory of the same backend
+			// would write one restic repository from two places.
+			key := r.Backend + "\x00" + clean
+			if first, taken := dirs[key]; taken {
+				errs = append(errs, field.Duplicate(rp.Child("directory"), r.Directory+" (also used by "+first+")"))
+			} else {
+				dirs[key] = rp.String()
+			}
 		}
 		if r.EncryptionSecret != nil {
 			errs = append(errs, validateRef(r.EncryptionSecret.Name, r.EncryptionSecret.Namespace, rp.Child("encryptionSecret"))...)

@@ -36,6 +36,12 @@ func TestOptionalFieldsMayBeOmitted(t *testing.T) {
 		create(t, b)
 	})
 
+	t.Run("Repository path written the KubeStash way, with a leading slash", func(t *testing.T) {
+		r := repository(func(r *storagev1alpha1.Repository) { r.Spec.Path = "/demo/db" })
+		place(t, r, env.Namespace(t))
+		create(t, r)
+	})
+
 	// The backup controller sets session and backupSession, but a Snapshot re-created from the
 	// backend's files, or written by hand, may have neither.
 	snapshotWithoutSession := func(t *testing.T) *storagev1alpha1.Snapshot {

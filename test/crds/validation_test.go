@@ -127,17 +127,23 @@ func TestRepositoryValidation(t *testing.T) {
 			},
 			path: "spec", message: "path is immutable",
 		},
-		"absolute path": {
+		"path that is only slashes": {
 			obj: repository(func(r *storagev1alpha1.Repository) {
-				r.Spec.Path = "/demo/db"
+				r.Spec.Path = "//"
 			}),
-			path: "spec.path", message: "path must be relative and must not contain '..'",
+			path: "spec.path", message: "path must be a directory below the backend root",
 		},
 		"path escaping the backend root": {
 			obj: repository(func(r *storagev1alpha1.Repository) {
 				r.Spec.Path = "demo/../../etc"
 			}),
-			path: "spec.path", message: "path must be relative and must not contain '..'",
+			path: "spec.path", message: "path must be a directory below the backend root",
+		},
+		"path with a dot segment": {
+			obj: repository(func(r *storagev1alpha1.Repository) {
+				r.Spec.Path = "demo/./db"
+			}),
+			path: "spec.path", message: "path must be a directory below the backend root",
 		},
 		"no appRef kind": {
 			obj: repository(func(r *storagev1alpha1.Repository) {

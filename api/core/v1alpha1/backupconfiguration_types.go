@@ -109,8 +109,10 @@ type RepositoryInfo struct {
 	// Backend is a backend's name; "" is the default backend.
 	// +optional
 	Backend string `json:"backend,omitempty"`
-	// Directory inside the backend, unique per BackupStorage.
+	// Directory inside the backend, unique per BackupStorage; a leading slash (as KubeStash
+	// writes it) means the same as none.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
 	Directory string `json:"directory"`
 	// EncryptionSecret holds RESTIC_PASSWORD.
 	// +optional

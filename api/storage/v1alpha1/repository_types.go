@@ -24,9 +24,11 @@ type RepositorySpec struct {
 	AppRef shared.TypedObjectReference `json:"appRef"`
 	// StorageRef is the BackupStorage holding the data.
 	StorageRef shared.ObjectReference `json:"storageRef"`
-	// Path is the repository directory relative to the backend root.
+	// Path is the repository directory below the backend root; a leading slash (as KubeStash
+	// writes it) means the same as none.
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.contains('..')",message="path must be relative and must not contain '..'"
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.split('/').exists(p, p != '') && self.split('/').all(p, p != '.' && p != '..')",message="path must be a directory below the backend root, without '.' or '..' segments"
 	Path string `json:"path"`
 	// +optional
 	// +kubebuilder:default=Delete
