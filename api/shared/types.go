@@ -3,6 +3,7 @@ package shared
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // ObjectReference names an object of a kind known from context. An empty namespace means the
@@ -154,17 +155,15 @@ type PodRuntimeSettings struct {
 	// +optional
 	NodeName string `json:"nodeName,omitempty"`
 	// +optional
-	// +kubebuilder:validation:Schemaless
+	// SecurityContext is a core/v1 PodSecurityContext, kept as JSON (see Embedded).
 	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Type=object
-	SecurityContext *corev1.PodSecurityContext `json:"securityContext,omitempty"`
+	SecurityContext *runtime.RawExtension `json:"securityContext,omitempty"`
 	// +optional
 	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
 	// +optional
-	// +kubebuilder:validation:Schemaless
+	// Affinity is a core/v1 Affinity, kept as JSON (see Embedded).
 	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Type=object
-	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	Affinity *runtime.RawExtension `json:"affinity,omitempty"`
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 	// +optional
@@ -184,10 +183,9 @@ type ContainerRuntimeSettings struct {
 	// +optional
 	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
 	// +optional
-	// +kubebuilder:validation:Schemaless
+	// SecurityContext is a core/v1 SecurityContext, kept as JSON (see Embedded).
 	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Type=object
-	SecurityContext *corev1.SecurityContext `json:"securityContext,omitempty"`
+	SecurityContext *runtime.RawExtension `json:"securityContext,omitempty"`
 	// Nice is the CPU scheduling priority adjustment (-20..19) of the executor process.
 	// +optional
 	// +kubebuilder:validation:Minimum=-20
@@ -200,15 +198,14 @@ type ContainerRuntimeSettings struct {
 	IONiceClass *int32 `json:"ioniceClass,omitempty"`
 }
 
-// NamedVolume is a named volume as a pod would mount it.
-type NamedVolume struct {
-	// +kubebuilder:validation:MinLength=1
-	Name string `json:"name"`
-	// +optional
-	// +kubebuilder:validation:Schemaless
-	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Type=object
-	Source *corev1.VolumeSource `json:"source,omitempty"`
+// Volume is a pod volume written as in a Pod spec: a name and one inline volume source, for
+// example {name: script, configMap: {name: verify-script}}. It is kept as JSON (see Embedded);
+// Decode gives the core/v1 Volume and checks it, which admission does for every volume. (A CEL
+// rule cannot read fields of a schemaless object, so the schema cannot require the name.)
+// +kubebuilder:validation:Type=object
+// +kubebuilder:pruning:PreserveUnknownFields
+type Volume struct {
+	runtime.RawExtension `json:",inline"`
 }
 
 // TypedLocalObjectReference names an object of any kind in the referrer's namespace.

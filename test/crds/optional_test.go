@@ -42,6 +42,19 @@ func TestOptionalFieldsMayBeOmitted(t *testing.T) {
 		create(t, r)
 	})
 
+	t.Run("HookTemplate pod selector written with spaces, as in KubeStash's docs", func(t *testing.T) {
+		h := hookTemplate(func(h *corev1alpha1.HookTemplate) {
+			h.Spec.Executor.Pod.Selector = "name=test-app, test=hook"
+			h.Spec.Action.ContainerName = "mysql"
+		})
+		place(t, h, env.Namespace(t))
+		create(t, h)
+		get(t, h)
+		if h.Spec.Action.ContainerName != "mysql" {
+			t.Fatalf("action.containerName = %q", h.Spec.Action.ContainerName)
+		}
+	})
+
 	// The backup controller sets session and backupSession, but a Snapshot re-created from the
 	// backend's files, or written by hand, may have neither.
 	snapshotWithoutSession := func(t *testing.T) *storagev1alpha1.Snapshot {

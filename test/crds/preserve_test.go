@@ -1,11 +1,15 @@
 package crds
 
 import (
+	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	"github.com/cofferhq/coffer/api/shared"
 )
 
 // TestTaskParamsRoundTrip: params are free-form; nothing of them may be pruned.
@@ -95,4 +99,73 @@ func rawOf(t *testing.T, r *runtime.RawExtension) []byte {
 		t.Fatal("field was dropped")
 	}
 	return r.Raw
+}
+
+// TestMalformedEmbeddedValuesDoNotBreakLists: the API server accepts any JSON in the preserved
+// core/v1 fields (volumes, PVC templates, security contexts). One object with a malformed value
+// must still list and decode, so the controllers keep working for every other object, and the
+// strict decode names the problem.
+func TestMalformedEmbeddedValuesDoNotBreakLists(t *testing.T) {
+	ns := env.Namespace(t)
+	good := backupVerifier()
+	place(t, good, ns)
+	create(t, good)
+
+	bad := backupVerifier(func(v *corev1alpha1.BackupVerifier) {
+		v.Name = "malformed"
+		v.Spec.Volumes = []shared.Volume{{RawExtension: *raw(`{"name":"script","configMap":"not-an-object"}`)}}
+		v.Spec.RestoreOption = &corev1alpha1.RestoreOption{AddonInfo: &corev1alpha1.AddonInfo{
+			Name: "pvc-addon",
+			Tasks: []corev1alpha1.TaskReference{{Name: "restore", TargetVolumes: &corev1alpha1.TargetVolumeInfo{
+				VolumeClaimTemplates: []corev1alpha1.PersistentVolumeClaimTemplate{{
+					Metadata: corev1alpha1.PVCTemplateMetadata{Name: "data"},
+					Spec:     *raw(`{"accessModes":"ReadWriteOnce","resources":{"requests":{"storage":"{{ .Variables.size }}"}}}`),
+				}},
+			}}},
+		}}
+	})
+	place(t, bad, ns)
+	create(t, bad)
+
+	list := &corev1alpha1.BackupVerifierList{}
+	if err := env.Client.List(t.Context(), list, client.InNamespace(ns)); err != nil {
+		t.Fatalf("one malformed object broke the list: %v", err)
+	}
+	if len(list.Items) != 2 {
+		t.Fatalf("listed %d verifiers, want 2", len(list.Items))
+	}
+	got := &corev1alpha1.BackupVerifier{}
+	got.SetNamespace(ns)
+	got.SetName("malformed")
+	get(t, got)
+	if _, err := got.Spec.Volumes[0].Decode(); err == nil || !strings.Contains(err.Error(), "configMap") {
+		t.Fatalf("decoding the malformed volume: want an error naming configMap, got %v", err)
+	}
+	pvc := got.Spec.RestoreOption.AddonInfo.Tasks[0].TargetVolumes.VolumeClaimTemplates[0].Spec
+	if _, err := shared.Embedded[corev1.PersistentVolumeClaimSpec](&pvc); err == nil {
+		t.Fatal("a PVC spec with a string for accessModes decoded")
+	}
+}
+
+// TestVolumesTakeTheInlineForm: volumes are written as in a Pod spec (KubeStash's form) and
+// decode to core/v1 volumes.
+func TestVolumesTakeTheInlineForm(t *testing.T) {
+	v := backupVerifier(func(v *corev1alpha1.BackupVerifier) {
+		v.Spec.Volumes = []shared.Volume{{RawExtension: *raw(`{"name":"script","configMap":{"name":"verify-script","defaultMode":493}}`)}}
+	})
+	place(t, v, env.Namespace(t))
+	create(t, v)
+	get(t, v)
+	vol, err := v.Spec.Volumes[0].Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vol.Name != "script" || vol.ConfigMap == nil || vol.ConfigMap.Name != "verify-script" || *vol.ConfigMap.DefaultMode != 493 {
+		t.Fatalf("decoded %+v", vol)
+	}
+
+	nameless := shared.Volume{RawExtension: *raw(`{"configMap":{"name":"x"}}`)}
+	if _, err := nameless.Decode(); err == nil || !strings.Contains(err.Error(), "needs a name") {
+		t.Fatalf("a volume without a name decoded: %v", err)
+	}
 }

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/cofferhq/coffer/api/shared"
 )
@@ -67,10 +68,9 @@ type VolumeTemplate struct {
 	Usage string `json:"usage,omitempty"`
 	// Source used when the TaskReference does not fill the volume.
 	// +optional
-	// +kubebuilder:validation:Schemaless
+	// Source is a core/v1 VolumeSource, kept as JSON (see shared.Embedded).
 	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Type=object
-	Source *corev1.VolumeSource `json:"source,omitempty"`
+	Source *runtime.RawExtension `json:"source,omitempty"`
 }
 
 // Addon declares how a kind of target is backed up and restored.

@@ -246,7 +246,7 @@ func (in *VolumeTemplate) DeepCopyInto(out *VolumeTemplate) {
 	*out = *in
 	if in.Source != nil {
 		in, out := &in.Source, &out.Source
-		*out = new(v1.VolumeSource)
+		*out = new(runtime.RawExtension)
 		(*in).DeepCopyInto(*out)
 	}
 }

@@ -40,7 +40,7 @@ type BackupVerifierSpec struct {
 	// Volumes and VolumeMounts of the verifier Job, for example a ConfigMap holding the script.
 	// +optional
 	// +listType=atomic
-	Volumes []shared.NamedVolume `json:"volumes,omitempty"`
+	Volumes []shared.Volume `json:"volumes,omitempty"`
 	// +optional
 	// +listType=atomic
 	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`

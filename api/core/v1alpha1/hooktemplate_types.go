@@ -40,6 +40,10 @@ const (
 // HookAction is exactly one action.
 // +kubebuilder:validation:XValidation:rule="[has(self.exec), has(self.httpGet), has(self.httpPost), has(self.tcpSocket)].filter(x, x).size() == 1",message="set exactly one of exec, httpGet, httpPost, tcpSocket"
 type HookAction struct {
+	// ContainerName is the container of the executor pod that runs exec; its first container
+	// when empty.
+	// +optional
+	ContainerName string `json:"containerName,omitempty"`
 	// Exec runs a command in the executor's container.
 	// +optional
 	Exec *corev1.ExecAction `json:"exec,omitempty"`
@@ -115,7 +119,7 @@ type FunctionHookExecutorSpec struct {
 	Env []corev1.EnvVar `json:"env,omitempty"`
 	// +optional
 	// +listType=atomic
-	Volumes []shared.NamedVolume `json:"volumes,omitempty"`
+	Volumes []shared.Volume `json:"volumes,omitempty"`
 	// +optional
 	// +listType=atomic
 	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
@@ -132,8 +136,9 @@ const (
 
 // PodHookExecutorSpec runs the hook in existing pods.
 type PodHookExecutorSpec struct {
-	// Selector over pod labels, as "k1=v1,k2=v2".
-	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9./_-]+=[A-Za-z0-9._-]*)(,[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*)*$`
+	// Selector over pod labels, as "k1=v1,k2=v2" (spaces around the commas and equals signs are
+	// allowed, as KubeStash's examples write them).
+	// +kubebuilder:validation:Pattern=`^\s*[A-Za-z0-9./_-]+\s*=\s*[A-Za-z0-9._-]*\s*(,\s*[A-Za-z0-9./_-]+\s*=\s*[A-Za-z0-9._-]*\s*)*$`
 	Selector string `json:"selector"`
 	// Owner restricts the pods to those controlled by this owner.
 	// +optional

@@ -50,7 +50,7 @@ type TaskReference struct {
 type TargetVolumeInfo struct {
 	// +optional
 	// +listType=atomic
-	Volumes []shared.NamedVolume `json:"volumes,omitempty"`
+	Volumes []shared.Volume `json:"volumes,omitempty"`
 	// +optional
 	// +listType=atomic
 	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
@@ -64,10 +64,10 @@ type TargetVolumeInfo struct {
 type PersistentVolumeClaimTemplate struct {
 	// +optional
 	Metadata PVCTemplateMetadata `json:"metadata,omitempty"`
-	// +kubebuilder:validation:Schemaless
+	// Spec is a core/v1 PersistentVolumeClaimSpec, kept as JSON (see shared.Embedded), so its
+	// string fields may be templated in a blueprint (for example a quantity variable as the size).
 	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Type=object
-	Spec corev1.PersistentVolumeClaimSpec `json:"spec"`
+	Spec runtime.RawExtension `json:"spec"`
 }
 
 // PVCTemplateMetadata names a PVC Coffer creates.
@@ -85,10 +85,9 @@ type AddonVolumeInfo struct {
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 	// +optional
-	// +kubebuilder:validation:Schemaless
+	// Source is a core/v1 VolumeSource, kept as JSON (see shared.Embedded).
 	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Type=object
-	Source *corev1.VolumeSource `json:"source,omitempty"`
+	Source *runtime.RawExtension `json:"source,omitempty"`
 }
 
 // HookExecutionPolicy says when a post hook runs.
@@ -129,7 +128,7 @@ type HookInfo struct {
 	// Volumes, VolumeMounts and RuntimeSettings apply to Function executors only.
 	// +optional
 	// +listType=atomic
-	Volumes []shared.NamedVolume `json:"volumes,omitempty"`
+	Volumes []shared.Volume `json:"volumes,omitempty"`
 	// +optional
 	// +listType=atomic
 	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`

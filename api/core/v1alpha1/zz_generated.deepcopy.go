@@ -49,7 +49,7 @@ func (in *AddonVolumeInfo) DeepCopyInto(out *AddonVolumeInfo) {
 	*out = *in
 	if in.Source != nil {
 		in, out := &in.Source, &out.Source
-		*out = new(corev1.VolumeSource)
+		*out = new(runtime.RawExtension)
 		(*in).DeepCopyInto(*out)
 	}
 }
@@ -734,7 +734,7 @@ func (in *BackupVerifierSpec) DeepCopyInto(out *BackupVerifierSpec) {
 	}
 	if in.Volumes != nil {
 		in, out := &in.Volumes, &out.Volumes
-		*out = make([]shared.NamedVolume, len(*in))
+		*out = make([]shared.Volume, len(*in))
 		for i := range *in {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
@@ -875,7 +875,7 @@ func (in *FunctionHookExecutorSpec) DeepCopyInto(out *FunctionHookExecutorSpec) 
 	}
 	if in.Volumes != nil {
 		in, out := &in.Volumes, &out.Volumes
-		*out = make([]shared.NamedVolume, len(*in))
+		*out = make([]shared.Volume, len(*in))
 		for i := range *in {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
@@ -1025,7 +1025,7 @@ func (in *HookInfo) DeepCopyInto(out *HookInfo) {
 	}
 	if in.Volumes != nil {
 		in, out := &in.Volumes, &out.Volumes
-		*out = make([]shared.NamedVolume, len(*in))
+		*out = make([]shared.Volume, len(*in))
 		for i := range *in {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
@@ -1843,7 +1843,7 @@ func (in *TargetVolumeInfo) DeepCopyInto(out *TargetVolumeInfo) {
 	*out = *in
 	if in.Volumes != nil {
 		in, out := &in.Volumes, &out.Volumes
-		*out = make([]shared.NamedVolume, len(*in))
+		*out = make([]shared.Volume, len(*in))
 		for i := range *in {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}

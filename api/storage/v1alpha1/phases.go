@@ -49,7 +49,9 @@ func SnapshotPhaseFor(status *SnapshotStatus) SnapshotPhase {
 			succeeded++
 		}
 	}
-	if status.TotalComponents > 0 && int32(succeeded) == status.TotalComponents {
+	// Every expected component and every listed one must have succeeded: a listed component
+	// that still runs keeps the snapshot Running even if the expected count is lower.
+	if status.TotalComponents > 0 && succeeded >= max(int(status.TotalComponents), len(status.Components)) {
 		return SnapshotSucceeded
 	}
 	return SnapshotRunning

@@ -138,6 +138,11 @@ func TestSnapshotPhaseFor(t *testing.T) {
 			total:      2,
 			want:       storagev1alpha1.SnapshotPending,
 		},
+		"a listed component still running keeps it Running though the expected count is lower": {
+			conditions: conds(uploaded),
+			total:      1, components: components(succeeded, running),
+			want: storagev1alpha1.SnapshotRunning,
+		},
 		"metadata upload unknown keeps a finished snapshot Running": {
 			conditions: conds(condUnknown(storagev1alpha1.TypeSnapshotMetadataUploaded)),
 			total:      1, components: components(succeeded),
