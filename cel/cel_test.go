@@ -278,6 +278,7 @@ func TestVerifierEvaluate(t *testing.T) {
 		obs      *corev1alpha1.VerificationObservations
 		passed   []bool
 		messages []string // substring per condition; "" = no message expected
+		builtins []string // "name: message substring" of the built-in checks that fail
 	}{
 		"the issue's example holds": {
 			spec: corev1alpha1.BackupVerifierSpec{Type: corev1alpha1.VerifyQuery, Queries: []corev1alpha1.VerifierQuery{{Name: "users", Table: "users"}},
@@ -321,12 +322,14 @@ func TestVerifierEvaluate(t *testing.T) {
 			obs:      &corev1alpha1.VerificationObservations{Restore: restored},
 			passed:   []bool{false},
 			messages: []string{"the query was not run"},
+			builtins: []string{"builtin:query:users: the query was not run"},
 		},
 		"no restore observed": {
 			spec: corev1alpha1.BackupVerifierSpec{Type: corev1alpha1.VerifyRestoreOnly,
 				Conditions: []corev1alpha1.VerificationCondition{{Name: "restored", Expression: `restore.succeeded`, Message: `restore.error`}}},
 			passed:   []bool{false},
 			messages: []string{"no restore was observed"},
+			builtins: []string{"builtin:restore: no restore was observed"},
 		},
 		"script output parsed as JSON": {
 			spec: corev1alpha1.BackupVerifierSpec{Type: corev1alpha1.VerifyScript,
@@ -341,6 +344,13 @@ func TestVerifierEvaluate(t *testing.T) {
 			obs:      &corev1alpha1.VerificationObservations{Restore: restored},
 			passed:   []bool{false},
 			messages: []string{"is false"},
+			builtins: []string{"builtin:script: no script run was observed"},
+		},
+		"no conditions still require a successful restore and queries": {
+			spec: corev1alpha1.BackupVerifierSpec{Type: corev1alpha1.VerifyQuery, Queries: []corev1alpha1.VerifierQuery{{Name: "users", Table: "users"}, {Name: "orders", Table: "orders"}}},
+			obs: &corev1alpha1.VerificationObservations{Restore: &corev1alpha1.RestoreObservation{Phase: corev1alpha1.RestoreFailed, Error: "pack 3f2a is damaged"},
+				Queries: []corev1alpha1.QueryObservation{{Name: "users", RowCount: ptr.To[int64](3)}, {Name: "orders", Error: `relation "orders" does not exist`}}},
+			builtins: []string{"builtin:restore: the restore ended Failed: pack 3f2a is damaged", `builtin:query:orders: the query failed: relation "orders" does not exist`},
 		},
 		"an evaluation error fails the condition and names it": {
 			spec: corev1alpha1.BackupVerifierSpec{Type: corev1alpha1.VerifyScript,
@@ -355,6 +365,7 @@ func TestVerifierEvaluate(t *testing.T) {
 			obs:      &corev1alpha1.VerificationObservations{Restore: restored, Script: &corev1alpha1.ScriptObservation{ExitCode: 2}},
 			passed:   []bool{false},
 			messages: []string{`condition "ok" is false (script.exitCode == 0); its message failed`},
+			builtins: []string{"builtin:script: the script exited with code 2"},
 		},
 	}
 	for name, tc := range tests {
@@ -364,11 +375,18 @@ func TestVerifierEvaluate(t *testing.T) {
 				t.Fatal(errs)
 			}
 			results, all := v.Evaluate(context.Background(), VerificationInput{Session: session(tc.obs), Snapshot: snapshot}, NewBudget(RuntimeCostBudget), field.NewPath("spec"))
-			if len(results) != len(tc.passed) {
-				t.Fatalf("got %d results, want %d", len(results), len(tc.passed))
+			if len(results) != len(tc.passed)+len(tc.builtins) {
+				t.Fatalf("got %d results, want %d: %+v", len(results), len(tc.passed)+len(tc.builtins), results)
 			}
-			wantAll := true
-			for i, r := range results {
+			for i, b := range tc.builtins {
+				r := results[len(tc.passed)+i]
+				name, msg, _ := strings.Cut(b, ": ")
+				if r.Name != name || r.Passed || !strings.Contains(r.Message, msg) {
+					t.Errorf("built-in result %d = %+v, want %s failing with %q", i, r, name, msg)
+				}
+			}
+			wantAll := len(tc.builtins) == 0
+			for i, r := range results[:len(tc.passed)] {
 				wantAll = wantAll && tc.passed[i]
 				if r.Name != tc.spec.Conditions[i].Name || r.Passed != tc.passed[i] {
 					t.Errorf("result %d = %+v, want name %s passed %v", i, r, tc.spec.Conditions[i].Name, tc.passed[i])

@@ -46,6 +46,10 @@ type Program struct {
 	expression string
 	output     OutputType
 	program    cel.Program
+	// env and ast rebuild the program with a lower cost limit when a budget has less left than
+	// the per-call limit.
+	env *cel.Env
+	ast *cel.Ast
 }
 
 // Expression is the source the program was compiled from.
@@ -63,6 +67,15 @@ type cacheKey struct {
 	env        string
 	output     OutputType
 	expression string
+}
+
+// plan makes an interruptible, cost-limited program.
+func plan(env *cel.Env, ast *cel.Ast, limit uint64) (cel.Program, error) {
+	return env.Program(ast,
+		cel.CostLimit(limit),
+		cel.InterruptCheckFrequency(interruptCheckFrequency),
+		cel.EvalOptions(cel.OptOptimize, cel.OptTrackCost),
+	)
 }
 
 // compile parses and checks expr in env and plans it. Errors are reported at path with the
@@ -93,15 +106,11 @@ func compile(env *cel.Env, envKey string, expr string, output OutputType, path *
 	if !got.IsExactType(want) && !got.IsExactType(types.DynType) {
 		return nil, field.Invalid(path, expr, fmt.Sprintf("must evaluate to %s, but evaluates to %s", output, cel.FormatCELType(got)))
 	}
-	prog, err := env.Program(ast,
-		cel.CostLimit(PerCallCostLimit),
-		cel.InterruptCheckFrequency(interruptCheckFrequency),
-		cel.EvalOptions(cel.OptOptimize, cel.OptTrackCost),
-	)
+	prog, err := plan(env, ast, PerCallCostLimit)
 	if err != nil {
 		return nil, field.Invalid(path, expr, "program construction failed: "+err.Error())
 	}
-	p := &Program{expression: expr, output: output, program: prog}
+	p := &Program{expression: expr, output: output, program: prog, env: env, ast: ast}
 	programCache.Lock()
 	programCache.cache.Add(key, p)
 	programCache.Unlock()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/interpreter"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -47,14 +48,33 @@ var ErrBudgetExhausted = errors.New("runtime cost budget exhausted")
 // Every failure is a field error at path, so callers can put it straight into a status or an
 // admission response.
 func (p *Program) eval(ctx context.Context, vars map[string]any, budget *Budget, path *field.Path) (ref.Val, *field.Error) {
-	if budget != nil && budget.Remaining() == 0 {
-		return nil, field.Invalid(path, p.expression, fmt.Sprintf("not evaluated: %v", ErrBudgetExhausted))
+	program := p.program
+	limitedByBudget := false
+	if budget != nil {
+		remaining := budget.Remaining()
+		if remaining == 0 {
+			return nil, field.Invalid(path, p.expression, fmt.Sprintf("not evaluated: %v", ErrBudgetExhausted))
+		}
+		// As Kubernetes does: a call may cost no more than what is left, so the budget is never
+		// overshot.
+		if remaining < PerCallCostLimit {
+			var err error
+			if program, err = plan(p.env, p.ast, remaining); err != nil {
+				return nil, field.InternalError(path, err)
+			}
+			limitedByBudget = true
+		}
 	}
-	val, details, err := p.program.ContextEval(ctx, vars)
+	val, details, err := program.ContextEval(ctx, vars)
 	if budget != nil && details != nil && details.ActualCost() != nil {
 		if !budget.charge(*details.ActualCost()) && err == nil {
 			err = ErrBudgetExhausted
 		}
+	}
+	var cancelled interpreter.EvalCancelledError
+	if limitedByBudget && errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
+		budget.charge(budget.Remaining() + 1)
+		err = ErrBudgetExhausted
 	}
 	if err != nil {
 		return nil, field.Invalid(path, p.expression, "evaluation failed: "+err.Error())

@@ -80,10 +80,71 @@ type VerificationInput struct {
 	Snapshot *storagev1alpha1.Snapshot
 }
 
+// Built-in checks hold for every verifier whatever its conditions say, so a verifier without
+// conditions (or with conditions that do not look at them) cannot verify a backup whose restore,
+// queries or script failed. They appear in the results only when they fail.
+const (
+	BuiltinRestore     = "builtin:restore"
+	BuiltinQueryPrefix = "builtin:query:"
+	BuiltinScript      = "builtin:script"
+)
+
+func (v *Verifier) builtinFailures(obs corev1alpha1.VerificationObservations) []corev1alpha1.ConditionResult {
+	var out []corev1alpha1.ConditionResult
+	if r := obs.Restore; r == nil || r.Phase != corev1alpha1.RestoreSucceeded {
+		msg := "no restore was observed"
+		if r != nil {
+			msg = fmt.Sprintf("the restore ended %s", r.Phase)
+			if r.Phase == "" {
+				msg = "the restore did not finish"
+			}
+			if r.Error != "" {
+				msg += ": " + r.Error
+			}
+		}
+		out = append(out, corev1alpha1.ConditionResult{Name: BuiltinRestore, Message: truncate(msg, corev1alpha1.MaxConditionMessageBytes)})
+	}
+	switch v.shape.Type {
+	case corev1alpha1.VerifyQuery:
+		observed := map[string]corev1alpha1.QueryObservation{}
+		for _, q := range obs.Queries {
+			observed[q.Name] = q
+		}
+		for _, name := range v.shape.Queries {
+			q, ok := observed[name]
+			var msg string
+			switch {
+			case !ok:
+				msg = "the query was not run"
+			case q.Error != "":
+				msg = "the query failed: " + q.Error
+			case q.RowCount == nil:
+				msg = "the query reported no result"
+			default:
+				continue
+			}
+			out = append(out, corev1alpha1.ConditionResult{Name: BuiltinQueryPrefix + name, Message: truncate(msg, corev1alpha1.MaxConditionMessageBytes)})
+		}
+	case corev1alpha1.VerifyScript:
+		if s := obs.Script; s == nil || s.ExitCode != 0 {
+			msg := "no script run was observed"
+			if s != nil {
+				msg = fmt.Sprintf("the script exited with code %d", s.ExitCode)
+				if s.Stderr != "" {
+					msg += ": " + s.Stderr
+				}
+			}
+			out = append(out, corev1alpha1.ConditionResult{Name: BuiltinScript, Message: truncate(msg, corev1alpha1.MaxConditionMessageBytes)})
+		}
+	}
+	return out
+}
+
 // Evaluate evaluates every condition under one shared budget and returns one result per
-// condition, in spec order, and whether all passed. A condition that fails to evaluate does not
-// pass and its message says why; its message expression, if any, explains a false result.
-// specPath must be the verifier's spec path, so errors name the condition.
+// condition, in spec order, followed by the built-in checks that failed, and whether all passed.
+// A condition that fails to evaluate does not pass and its message says why; its message
+// expression, if any, explains a false result. specPath must be the verifier's spec path, so
+// errors name the condition.
 func (v *Verifier) Evaluate(ctx context.Context, in VerificationInput, budget *Budget, specPath *field.Path) ([]corev1alpha1.ConditionResult, bool) {
 	vars := v.Vars(in)
 	allPassed := true
@@ -112,6 +173,14 @@ func (v *Verifier) Evaluate(ctx context.Context, in VerificationInput, budget *B
 		res.Message = truncate(res.Message, corev1alpha1.MaxConditionMessageBytes)
 		allPassed = allPassed && res.Passed
 		results = append(results, res)
+	}
+	var obs corev1alpha1.VerificationObservations
+	if in.Session != nil && in.Session.Status.Observations != nil {
+		obs = *in.Session.Status.Observations
+	}
+	if failures := v.builtinFailures(obs); len(failures) > 0 {
+		results = append(results, failures...)
+		allPassed = false
 	}
 	return results, allPassed
 }
