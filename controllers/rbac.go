@@ -1,9 +1,9 @@
 package controllers
 
 // Permissions of the manager as a whole; each controller adds its own markers next to its
-// reconciler.
+// reconciler. The leader-election Lease is granted by a Role in the manager's namespace
+// (config/rbac/leader_election_role.yaml), not cluster-wide.
 //
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=storage.coffer.dev,resources=backupstorages;repositories;snapshots;retentionpolicies,verbs=get;list;watch
