@@ -20,7 +20,9 @@ type BackupBlueprintSpec struct {
 	Subjects []Subject `json:"subjects,omitempty"`
 	// Selector is a CEL expression over `object` (the workload) and `namespaceObject` (its
 	// namespace) that must be a bool. Workloads it matches use this blueprint without being
-	// annotated. A blueprint without a selector is used only when a workload names it.
+	// annotated: workloads of the blueprint's own namespace, or, when the blueprint lives in a
+	// namespace the operator trusts (its own, by default), of every namespace the usage policy
+	// admits. A blueprint without a selector is used only when a workload names it.
 	// +optional
 	// +kubebuilder:validation:MaxLength=4096
 	Selector string `json:"selector,omitempty"`

@@ -10,15 +10,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crenvtest "sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -82,34 +79,14 @@ func run(args []string) error {
 
 // applySamples creates every object in the sample files, namespaces first as they are listed.
 func applySamples(c client.Client, dir string) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	objs, err := envtest.LoadObjects(dir)
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		data, err := os.Open(f)
-		if err != nil {
-			return err
+	for _, obj := range objs {
+		if err := c.Create(context.Background(), obj); client.IgnoreAlreadyExists(err) != nil {
+			return fmt.Errorf("creating sample %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
-		dec := yaml.NewYAMLOrJSONDecoder(data, 4096)
-		for {
-			obj := &unstructured.Unstructured{}
-			if err := dec.Decode(&obj.Object); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				data.Close()
-				return fmt.Errorf("%s: %w", f, err)
-			}
-			if len(obj.Object) == 0 {
-				continue
-			}
-			if err := c.Create(context.Background(), obj); client.IgnoreAlreadyExists(err) != nil {
-				data.Close()
-				return fmt.Errorf("%s: creating %s %s: %w", f, obj.GetKind(), obj.GetName(), err)
-			}
-		}
-		data.Close()
 	}
 	return nil
 }
