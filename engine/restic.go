@@ -25,4 +25,3 @@ type Restic struct {
 	TempDir string
 }
 
-var _ Engine = (*Restic)(nil)
