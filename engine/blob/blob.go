@@ -119,8 +119,15 @@ func (b *Bucket) Write(ctx context.Context, key string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	if b.localDir != "" {
+		// fileblob would recreate a missing root with all its parents (MkdirAll): into the
+		// container's own file system when the volume is not mounted.
+		if err := b.checkLocal(); err != nil {
+			return err
+		}
+	}
 	if err := b.b.WriteAll(ctx, k, data, &gcblob.WriterOptions{ContentType: contentType(k)}); err != nil {
-		return b.fail("write", key, false, err)
+		return b.fail("write", key, true, err)
 	}
 	return nil
 }
@@ -314,12 +321,12 @@ func (b *Bucket) rel(key string) string {
 	return strings.TrimPrefix(key, b.root+"/")
 }
 
-func (b *Bucket) fail(op, key string, listing bool, err error) error {
+func (b *Bucket) fail(op, key string, bucketScope bool, err error) error {
 	what := op
 	if key != "" {
 		what += fmt.Sprintf(" %q", key)
 	}
-	return fmt.Errorf("blob: %s in %s: %w", what, b.name, classify(err, listing))
+	return fmt.Errorf("blob: %s in %s: %w", what, b.name, classify(err, bucketScope))
 }
 
 func joinKey(a, b string) string {

@@ -3,6 +3,7 @@ package blob_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io/fs"
 	"os"
@@ -12,8 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"google.golang.org/api/googleapi"
+
 	"github.com/cofferhq/coffer/engine"
 	"github.com/cofferhq/coffer/engine/blob"
+	"github.com/cofferhq/coffer/test/servers"
 )
 
 // files is a small layout: the backend's metadata, two repositories, and a repo10 whose name
@@ -260,6 +269,12 @@ func TestLocal(t *testing.T) {
 	if err := bk.Check(ctx); !errors.Is(err, blob.ErrBucketNotFound) {
 		t.Errorf("Check without the root directory = %v, want ErrBucketNotFound", err)
 	}
+	if err := bk.Write(ctx, "metadata.yaml", nil); !errors.Is(err, blob.ErrBucketNotFound) {
+		t.Errorf("Write without the root directory = %v, want ErrBucketNotFound", err)
+	}
+	if _, err := os.Stat(root); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Write recreated the root directory: %v", err)
+	}
 	if err := os.WriteFile(root, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -327,4 +342,250 @@ func TestWriteIsAtomicLocally(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("temporary files left behind: %v", entries)
 	}
+}
+
+// server is one provider's test server, seen through what the tests need of it.
+type server struct {
+	backend func(bucket, prefix string) engine.Backend
+	opts    []blob.Option
+	create  func(t *testing.T, bucket string)
+	stop    func()
+	// denied is a backend whose credentials the server refuses; nil where it checks none.
+	denied func(bucket string) engine.Backend
+	// readTellsBucket: reading from a missing bucket says so (GCS's client only says "object
+	// doesn't exist").
+	readTellsBucket bool
+	// providerErr is the provider's error type, which the returned errors must still wrap.
+	providerErr func(error) bool
+}
+
+func testServer(t *testing.T, s server) {
+	s.create(t, "coffer")
+
+	t.Run("root", func(t *testing.T) {
+		roundTrip(t, open(t, s.backend("coffer", ""), s.opts...))
+	})
+
+	t.Run("prefix", func(t *testing.T) {
+		ctx := ctxT(t)
+		all := open(t, s.backend("coffer", ""), s.opts...)
+		// A neighbour whose name starts like the prefix: never touched through it.
+		if err := all.Write(ctx, "a/bc/neighbour.yaml", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		nested := open(t, s.backend("coffer", "/a/b/"), s.opts...)
+		roundTrip(t, nested)
+
+		if err := nested.Write(ctx, "repo1/repository.yaml", []byte("r")); err != nil {
+			t.Fatal(err)
+		}
+		objs, err := all.List(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := objectKeys(objs), []string{"a/b/repo1/repository.yaml", "a/bc/neighbour.yaml"}; !slices.Equal(got, want) {
+			t.Errorf("objects in the bucket = %v, want %v", got, want)
+		}
+		if got, err := all.Dirs(ctx, "a"); err != nil || !slices.Equal(got, []string{"a/b", "a/bc"}) {
+			t.Errorf("Dirs(a) = %v, %v", got, err)
+		}
+		if n, err := nested.DeletePrefix(ctx, ""); err != nil || n != 1 {
+			t.Errorf("DeletePrefix(\"\") below a/b = %d, %v, want 1", n, err)
+		}
+		if n, err := all.DeletePrefix(ctx, ""); err != nil || n != 1 {
+			t.Errorf("DeletePrefix(\"\") of the bucket = %d, %v, want 1 (the neighbour)", n, err)
+		}
+	})
+
+	t.Run("missing bucket", func(t *testing.T) {
+		ctx := ctxT(t)
+		bk := open(t, s.backend("missing", "p"), s.opts...)
+		err := bk.Check(ctx)
+		if !errors.Is(err, blob.ErrBucketNotFound) {
+			t.Fatalf("Check = %v, want ErrBucketNotFound", err)
+		}
+		if !s.providerErr(err) {
+			t.Errorf("Check's error does not wrap the provider's: %#v", err)
+		}
+		t.Logf("Check: %v", err)
+		if _, err := bk.List(ctx, ""); !errors.Is(err, blob.ErrBucketNotFound) {
+			t.Errorf("List = %v, want ErrBucketNotFound", err)
+		}
+		if err := bk.Write(ctx, "metadata.yaml", []byte("x")); !errors.Is(err, blob.ErrBucketNotFound) {
+			t.Errorf("Write = %v, want ErrBucketNotFound", err)
+		}
+		want := blob.ErrNotFound
+		if s.readTellsBucket {
+			want = blob.ErrBucketNotFound
+		}
+		if _, err := bk.Read(ctx, "metadata.yaml"); !errors.Is(err, want) {
+			t.Errorf("Read = %v, want %v", err, want)
+		}
+	})
+
+	if s.denied != nil {
+		t.Run("access denied", func(t *testing.T) {
+			ctx := ctxT(t)
+			bk := open(t, s.denied("coffer"), s.opts...)
+			err := bk.Check(ctx)
+			if !errors.Is(err, blob.ErrAccessDenied) {
+				t.Fatalf("Check = %v, want ErrAccessDenied", err)
+			}
+			if !s.providerErr(err) {
+				t.Errorf("Check's error does not wrap the provider's: %#v", err)
+			}
+			t.Logf("Check: %v", err)
+			if _, err := bk.Read(ctx, "metadata.yaml"); !errors.Is(err, blob.ErrAccessDenied) {
+				t.Errorf("Read = %v, want ErrAccessDenied", err)
+			}
+			if err := bk.Write(ctx, "metadata.yaml", []byte("x")); !errors.Is(err, blob.ErrAccessDenied) {
+				t.Errorf("Write = %v, want ErrAccessDenied", err)
+			}
+			if _, err := bk.Exists(ctx, "metadata.yaml"); !errors.Is(err, blob.ErrAccessDenied) {
+				t.Errorf("Exists = %v, want ErrAccessDenied", err)
+			}
+		})
+	}
+
+	t.Run("stopped", func(t *testing.T) {
+		ctx := ctxT(t)
+		bk := open(t, s.backend("coffer", ""), s.opts...)
+		s.stop()
+		err := bk.Check(ctx)
+		if !errors.Is(err, blob.ErrUnreachable) {
+			t.Fatalf("Check = %v, want ErrUnreachable", err)
+		}
+		t.Logf("Check: %v", err)
+		if !strings.Contains(err.Error(), "connection refused") {
+			t.Errorf("Check's error lost the cause: %v", err)
+		}
+		if _, err := bk.Read(ctx, "metadata.yaml"); !errors.Is(err, blob.ErrUnreachable) {
+			t.Errorf("Read = %v, want ErrUnreachable", err)
+		}
+	})
+}
+
+func TestS3(t *testing.T) {
+	t.Parallel()
+	s := servers.StartS3(t)
+	isAPIError := func(err error) bool { _, ok := errors.AsType[smithy.APIError](err); return ok }
+	testServer(t, server{
+		backend: s.Backend,
+		create:  func(t *testing.T, name string) { s.CreateBucket(t, name) },
+		stop:    s.Stop,
+		denied: func(bucket string) engine.Backend {
+			b := s.Backend(bucket, "")
+			b.S3.SecretAccessKey = "wrong" + b.S3.SecretAccessKey
+			return b
+		},
+		readTellsBucket: true,
+		providerErr:     isAPIError,
+	})
+}
+
+func TestS3Objects(t *testing.T) {
+	// What lands on the server: the content type, and markers written by other tools.
+	t.Parallel()
+	s := servers.StartS3(t)
+	s.CreateBucket(t, "coffer")
+	ctx := ctxT(t)
+	bk := open(t, s.Backend("coffer", "root"))
+	for k, v := range map[string]string{"metadata.yaml": "m", "repo/snapshots/s.yaml": "s", "repo/data": "d"} {
+		if err := bk.Write(ctx, k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := s3.NewFromConfig(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+	}, func(o *s3.Options) { o.BaseEndpoint = aws.String(s.Endpoint); o.UsePathStyle = true })
+	for key, want := range map[string]string{
+		"root/metadata.yaml":         "application/yaml",
+		"root/repo/snapshots/s.yaml": "application/yaml",
+		"root/repo/data":             "application/octet-stream",
+	} {
+		head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("coffer"), Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := aws.ToString(head.ContentType); got != want {
+			t.Errorf("content type of %s = %q, want %q", key, got, want)
+		}
+	}
+	// No directory markers are written.
+	out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("coffer")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	if want := []string{"root/metadata.yaml", "root/repo/data", "root/repo/snapshots/s.yaml"}; !slices.Equal(keys, want) {
+		t.Errorf("objects on the server = %v, want %v", keys, want)
+	}
+	// Markers other tools write are skipped when listing and deleted with their prefix.
+	for _, k := range []string{"root/repo/", "root/repo/snapshots/", "root/empty/"} {
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("coffer"), Key: aws.String(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, err := bk.List(ctx, "repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := objectKeys(objs), []string{"repo/data", "repo/snapshots/s.yaml"}; !slices.Equal(got, want) {
+		t.Errorf("List(repo) with markers = %v, want %v", got, want)
+	}
+	if got, err := bk.Dirs(ctx, ""); err != nil || !slices.Equal(got, []string{"empty", "repo"}) {
+		t.Errorf("Dirs with markers = %v, %v", got, err)
+	}
+	if got, err := bk.Dirs(ctx, "repo"); err != nil || !slices.Equal(got, []string{"repo/snapshots"}) {
+		t.Errorf("Dirs(repo) with markers = %v, %v", got, err)
+	}
+	if n, err := bk.DeletePrefix(ctx, "repo"); err != nil || n != 4 {
+		t.Errorf("DeletePrefix(repo) = %d, %v, want 4", n, err)
+	}
+	out, err = client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("coffer")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys = keys[:0]
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	if want := []string{"root/empty/", "root/metadata.yaml"}; !slices.Equal(keys, want) {
+		t.Errorf("objects after DeletePrefix(repo) = %v, want %v", keys, want)
+	}
+}
+
+func TestGCS(t *testing.T) {
+	t.Parallel()
+	g := servers.StartGCS(t)
+	isAPIError := func(err error) bool { _, ok := errors.AsType[*googleapi.Error](err); return ok }
+	testServer(t, server{
+		backend:     g.Backend,
+		create:      func(t *testing.T, name string) { g.CreateBucket(t, name) },
+		stop:        g.Stop,
+		providerErr: isAPIError,
+	})
+}
+
+func TestAzure(t *testing.T) {
+	t.Parallel()
+	a := servers.StartAzure(t)
+	isResponseError := func(err error) bool { _, ok := errors.AsType[*azcore.ResponseError](err); return ok }
+	testServer(t, server{
+		backend: a.Backend,
+		opts:    []blob.Option{blob.WithHTTPClient(a.HTTPClient())},
+		create:  func(t *testing.T, name string) { a.CreateContainer(t, name) },
+		stop:    a.Stop,
+		denied: func(bucket string) engine.Backend {
+			b := a.Backend(bucket, "")
+			b.Azure.AccountKey = base64.StdEncoding.EncodeToString([]byte("not the account key"))
+			return b
+		},
+		readTellsBucket: true,
+		providerErr:     isResponseError,
+	})
 }

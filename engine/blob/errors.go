@@ -43,28 +43,28 @@ type classified struct {
 func (e *classified) Error() string   { return e.kind.Error() + ": " + e.err.Error() }
 func (e *classified) Unwrap() []error { return []error{e.kind, e.err} }
 
-// classify wraps err with the sentinel it belongs to. listing says the failed call was a
-// listing, where "not found" can only mean the bucket: an empty prefix lists as nothing.
-func classify(err error, listing bool) error {
+// classify wraps err with the sentinel it belongs to. bucketScope says that "not found" can
+// only mean the bucket: in a listing (an empty prefix lists as nothing) or a write.
+func classify(err error, bucketScope bool) error {
 	if err == nil {
 		return nil
 	}
 	inner := providerError(err)
-	kind := kindOf(err, listing)
+	kind := kindOf(err, bucketScope)
 	if kind == nil {
 		return inner
 	}
 	return &classified{kind: kind, err: inner}
 }
 
-func kindOf(err error, listing bool) error {
+func kindOf(err error, bucketScope bool) error {
 	for _, k := range []error{ErrNotFound, ErrBucketNotFound, ErrAccessDenied, ErrUnreachable} {
 		if errors.Is(err, k) {
 			return nil // classified already, for example by a token source
 		}
 	}
 	notFound := func(bucket bool) error {
-		if bucket || listing {
+		if bucket || bucketScope {
 			return ErrBucketNotFound
 		}
 		return ErrNotFound

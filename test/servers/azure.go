@@ -71,7 +71,7 @@ func StartAzure(t testing.TB) *Azure {
 		t.Fatalf("servers: Azurite needs Node.js and npm, and node is not in PATH; install them " +
 			"(apt-get install nodejs npm, or https://nodejs.org) and run hack/tools.sh azurite")
 	}
-	bin := tool(t, "azurite")
+	bin := Tool(t, "azurite")
 	certPEM, keyPEM, err := selfSignedCert()
 	if err != nil {
 		t.Fatalf("servers: making Azurite's certificate: %v", err)

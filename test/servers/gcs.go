@@ -30,7 +30,7 @@ type GCS struct {
 // StartGCS starts fake-gcs-server on a free port of 127.0.0.1, with no buckets.
 func StartGCS(t testing.TB) *GCS {
 	t.Helper()
-	bin := tool(t, "fake-gcs-server")
+	bin := Tool(t, "fake-gcs-server")
 	port := freePort(t)
 	g := &GCS{Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: t.TempDir()}
 	g.proc = startProcess(t, "fake-gcs-server", bin, []string{

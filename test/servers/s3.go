@@ -27,7 +27,7 @@ type S3 struct {
 // StartS3 starts versitygw on a free port of 127.0.0.1, with no buckets.
 func StartS3(t testing.TB) *S3 {
 	t.Helper()
-	bin := tool(t, "versitygw")
+	bin := Tool(t, "versitygw")
 	port := freePort(t)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s := &S3{

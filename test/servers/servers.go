@@ -64,8 +64,8 @@ var tools struct {
 	paths map[string]string
 }
 
-// tool returns the path of a pinned program, building it with hack/tools.sh on first use.
-func tool(t testing.TB, name string) string {
+// Tool returns the path of a pinned program (restic, kopia, versitygw, ...), building it with hack/tools.sh on first use.
+func Tool(t testing.TB, name string) string {
 	t.Helper()
 	tools.Lock()
 	defer tools.Unlock()

@@ -141,7 +141,7 @@ func restic(t *testing.T, env []string, args ...string) []byte {
 	home := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tool(t, "restic"), args...)
+	cmd := exec.CommandContext(ctx, Tool(t, "restic"), args...)
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
