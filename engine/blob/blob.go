@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -126,7 +127,11 @@ func (b *Bucket) Write(ctx context.Context, key string, data []byte) error {
 			return err
 		}
 	}
-	if err := b.b.WriteAll(ctx, k, data, &gcblob.WriterOptions{ContentType: contentType(k)}); err != nil {
+	// Upload rather than WriteAll: WriteAll's streaming path in gocloud's azureblob
+	// (v0.47.0) dereferences a nil pipe when the upload fails early, as it does for a
+	// missing container; Upload hands the whole reader to the driver instead.
+	err = b.b.Upload(ctx, k, bytes.NewReader(data), &gcblob.WriterOptions{ContentType: contentType(k)})
+	if err != nil {
 		return b.fail("write", key, true, err)
 	}
 	return nil

@@ -4,8 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+	"log"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -588,4 +595,54 @@ func TestAzure(t *testing.T) {
 		readTellsBucket: true,
 		providerErr:     isResponseError,
 	})
+}
+
+func TestS3TLS(t *testing.T) {
+	// CACert and InsecureTLS reach the TLS configuration; a certificate nobody vouches for is
+	// ErrUnreachable. A TLS reverse proxy stands in front of versitygw (it keeps the Host
+	// header, so signatures still match).
+	t.Parallel()
+	s := servers.StartS3(t)
+	s.CreateBucket(t, "coffer")
+	target, err := url.Parse(s.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw})
+	ctx := ctxT(t)
+	backend := func(change func(*engine.S3Backend)) engine.Backend {
+		b := s.Backend("coffer", "tls")
+		b.S3.Endpoint = ts.URL
+		change(b.S3)
+		return b
+	}
+
+	err = open(t, backend(func(*engine.S3Backend) {})).Check(ctx)
+	if !errors.Is(err, blob.ErrUnreachable) || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Check without the CA = %v, want ErrUnreachable naming the certificate", err)
+	}
+	if err := open(t, backend(func(b *engine.S3Backend) { b.InsecureTLS = true })).Check(ctx); err != nil {
+		t.Errorf("Check with InsecureTLS: %v", err)
+	}
+
+	// One connection at a time still gets through a DeletePrefix of many objects.
+	bk := open(t, backend(func(b *engine.S3Backend) { b.CACert = caPEM; b.MaxConnections = 1 }))
+	if err := bk.Check(ctx); err != nil {
+		t.Fatalf("Check with the CA: %v", err)
+	}
+	for i := range 40 {
+		if err := bk.Write(ctx, fmt.Sprintf("repo/snapshots/s%02d.yaml", i), []byte("s")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := bk.Size(ctx, "repo"); err != nil || n != 40 {
+		t.Errorf("Size = %d, %v, want 40", n, err)
+	}
+	if n, err := bk.DeletePrefix(ctx, "repo"); err != nil || n != 40 {
+		t.Errorf("DeletePrefix = %d, %v, want 40", n, err)
+	}
 }

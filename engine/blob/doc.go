@@ -39,6 +39,13 @@
 // again anyway. WithHTTPClient replaces the HTTP client for S3, GCS and Azure (tests use it to
 // reach emulators).
 //
+// Where gocloud's own behaviour is wrong for us it is bypassed: errors are classified from the
+// provider's status and code, not from gocloud's codes (which call GCS's 403 "not found");
+// Write uses Upload, not WriteAll, whose streaming path in azureblob v0.47.0 panics on a nil
+// pipe when an upload fails early (a missing container); Azure's twelve-line error messages are
+// put on one line. Azure's AccessTier is left to restic: these files are small and take the
+// account's default.
+//
 // Deleting a prefix deletes object by object, 16 at a time. A batched delete (S3 DeleteObjects)
 // needs a Content-MD5 or checksum header, the very header S3-compatible servers disagree on, and
 // WipeOut is rare.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -50,6 +51,9 @@ func classify(err error, bucketScope bool) error {
 		return nil
 	}
 	inner := providerError(err)
+	if re, ok := inner.(*azcore.ResponseError); ok {
+		inner = &azureError{re}
+	}
 	kind := kindOf(err, bucketScope)
 	if kind == nil {
 		return inner
@@ -155,3 +159,29 @@ func providerError(err error) error {
 	}
 	return err
 }
+
+// azureError puts an *azcore.ResponseError on one line: its own message spans a dozen, with the
+// response body, which does not fit a condition message.
+type azureError struct{ *azcore.ResponseError }
+
+func (e *azureError) Error() string {
+	full := e.ResponseError.Error()
+	lines := strings.Split(full, "\n")
+	msg := strings.TrimSpace(lines[0]) // METHOD URL
+	status := ""
+	for _, l := range lines[1:] {
+		if s, ok := strings.CutPrefix(l, "RESPONSE "); ok {
+			_, status, _ = strings.Cut(s, ": ") // "404: 404 The specified ..."
+		}
+	}
+	if status == "" {
+		return full
+	}
+	msg += ": " + strings.TrimSpace(status)
+	if e.ErrorCode != "" {
+		msg += " (" + e.ErrorCode + ")"
+	}
+	return msg
+}
+
+func (e *azureError) Unwrap() error { return e.ResponseError }
