@@ -1,0 +1,462 @@
+package backupstorage
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/cofferhq/coffer/api/shared"
+	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
+	"github.com/cofferhq/coffer/controllers/backends"
+	"github.com/cofferhq/coffer/engine"
+	"github.com/cofferhq/coffer/engine/blob"
+)
+
+// IndexRepositoryStorage indexes Repositories by "<namespace>/<name>" of their BackupStorage.
+const IndexRepositoryStorage = "spec.storageRef"
+
+// SyncedAnnotation marks a Repository or Snapshot re-created from a backend's files.
+const SyncedAnnotation = "coffer.dev/synced-from-backend"
+
+// ResyncInterval is how often sizes are refreshed while nothing changes.
+const ResyncInterval = 5 * time.Minute
+
+// Reconciler reconciles BackupStorages.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	// OperatorVersion is recorded in metadata.yaml.
+	OperatorVersion string
+	// BlobOptions are passed to blob.Open (tests route requests to emulators).
+	BlobOptions []blob.Option
+}
+
+// +kubebuilder:rbac:groups=storage.coffer.dev,resources=backupstorages,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=storage.coffer.dev,resources=backupstorages/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=storage.coffer.dev,resources=backupstorages/finalizers,verbs=update
+// +kubebuilder:rbac:groups=storage.coffer.dev,resources=repositories,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=storage.coffer.dev,resources=snapshots,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=storage.coffer.dev,resources=snapshots/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the controller and the Repository index it uses.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if err := IndexRepositories(ctx, mgr); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&storagev1alpha1.BackupStorage{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&storagev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(storageOfRepository)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.storagesUsingSecret)).
+		Named("backupstorage").
+		Complete(r)
+}
+
+// IndexRepositories registers IndexRepositoryStorage; call it once per manager.
+func IndexRepositories(ctx context.Context, mgr ctrl.Manager) error {
+	return mgr.GetFieldIndexer().IndexField(ctx, &storagev1alpha1.Repository{}, IndexRepositoryStorage, func(o client.Object) []string {
+		return []string{storageKey(o.(*storagev1alpha1.Repository))}
+	})
+}
+
+func storageKey(repo *storagev1alpha1.Repository) string {
+	ns := repo.Spec.StorageRef.Namespace
+	if ns == "" {
+		ns = repo.Namespace
+	}
+	return ns + "/" + repo.Spec.StorageRef.Name
+}
+
+func storageOfRepository(_ context.Context, o client.Object) []reconcile.Request {
+	repo := o.(*storagev1alpha1.Repository)
+	ns := repo.Spec.StorageRef.Namespace
+	if ns == "" {
+		ns = repo.Namespace
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: repo.Spec.StorageRef.Name}}}
+}
+
+func (r *Reconciler) storagesUsingSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	var list storagev1alpha1.BackupStorageList
+	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if backends.SecretName(&list.Items[i]) == o.GetName() {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
+}
+
+// scope is one reconcile's state.
+type scope struct {
+	bs      *storagev1alpha1.BackupStorage
+	backend engine.Backend
+	bucket  *blob.Bucket
+	meta    *backends.BackendMeta
+	facts   facts
+}
+
+type phase func(ctx context.Context, s *scope) (ctrl.Result, error)
+
+// Reconcile runs the phases and writes status once.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	var bs storagev1alpha1.BackupStorage
+	if err := r.Client.Get(ctx, req.NamespacedName, &bs); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	s := &scope{bs: &bs}
+	defer func() {
+		if s.bucket != nil {
+			_ = s.bucket.Close()
+		}
+	}()
+
+	if !bs.DeletionTimestamp.IsZero() {
+		return r.runPhases(ctx, s, []phase{r.resolveBackend, r.deleteRepositories, r.wipeOut, r.removeFinalizer})
+	}
+	if controllerutil.AddFinalizer(&bs, shared.Finalizer) {
+		if err := r.Client.Update(ctx, &bs); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	orig := bs.DeepCopy()
+	defer func() {
+		if err := r.patchStatus(ctx, orig, s, retErr == nil); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+	}()
+	result, retErr = r.runPhases(ctx, s, []phase{r.resolveBackend, r.openBackend, r.initMetadata, r.listRepositories})
+	if retErr == nil && result.IsZero() {
+		result.RequeueAfter = ResyncInterval
+	}
+	return result, retErr
+}
+
+func (r *Reconciler) runPhases(ctx context.Context, s *scope, phases []phase) (ctrl.Result, error) {
+	for _, p := range phases {
+		res, err := p(ctx, s)
+		if err != nil || !res.IsZero() {
+			return res, err
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// resolveBackend reads the Secret and builds the engine backend.
+func (r *Reconciler) resolveBackend(ctx context.Context, s *scope) (ctrl.Result, error) {
+	s.facts.needsSecret = backends.SecretName(s.bs) != ""
+	b, err := backends.ForStorage(ctx, r.Client, s.bs)
+	if err != nil {
+		if isSecretError(err) {
+			s.facts.secretErr = err
+			// The Secret watch brings the storage back when the Secret appears or changes.
+			return ctrl.Result{}, nil
+		}
+		s.facts.backendErr = err
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	s.backend = b
+	return ctrl.Result{}, nil
+}
+
+// openBackend connects and checks that the bucket exists and the credentials work.
+func (r *Reconciler) openBackend(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.facts.secretErr != nil {
+		return ctrl.Result{RequeueAfter: ResyncInterval}, nil
+	}
+	b, err := blob.Open(ctx, s.backend, r.BlobOptions...)
+	if err == nil {
+		err = b.Check(ctx)
+		if err != nil {
+			_ = b.Close()
+		}
+	}
+	if err != nil {
+		s.facts.backendErr = fmt.Errorf("%s: %w", s.backend.Name(), err)
+		// Unreachable backends recover by themselves; retry with backoff.
+		return ctrl.Result{}, s.facts.backendErr
+	}
+	s.bucket = b
+	return ctrl.Result{}, nil
+}
+
+// initMetadata writes metadata.yaml, or finds it and re-creates what the backend holds.
+func (r *Reconciler) initMetadata(ctx context.Context, s *scope) (ctrl.Result, error) {
+	meta, err := backends.ReadBackendMeta(ctx, s.bucket)
+	if err != nil {
+		s.facts.backendErr = fmt.Errorf("reading %s: %w", engine.BackendMetaFile, err)
+		return ctrl.Result{}, s.facts.backendErr
+	}
+	if meta == nil {
+		meta = backends.NewBackendMeta(r.OperatorVersion, time.Now())
+		if err := backends.WriteYAML(ctx, s.bucket, engine.BackendMetaFile, meta); err != nil {
+			s.facts.backendErr = fmt.Errorf("writing %s: %w", engine.BackendMetaFile, err)
+			return ctrl.Result{}, s.facts.backendErr
+		}
+		r.event(s.bs, corev1.EventTypeNormal, "BackendInitialized", "Initialize", "wrote %s to %s", engine.BackendMetaFile, s.backend.Name())
+	} else if !shared.IsTrue(s.bs.Status.Conditions, storagev1alpha1.TypeBackendInitialized) {
+		// First sight of a backend that already holds data: bring its repositories back.
+		if err := r.syncFromBackend(ctx, s); err != nil {
+			s.facts.backendErr = fmt.Errorf("re-creating repositories from the backend: %w", err)
+			return ctrl.Result{}, s.facts.backendErr
+		}
+	}
+	s.meta = meta
+	s.facts.initialized = true
+	return ctrl.Result{}, nil
+}
+
+// syncFromBackend re-creates the Repositories and Snapshots whose files the backend holds and
+// that do not exist in the cluster.
+func (r *Reconciler) syncFromBackend(ctx context.Context, s *scope) error {
+	found, err := backends.Discover(ctx, s.bucket)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	synced := 0
+	for _, f := range found {
+		if f.Err != nil {
+			errs = append(errs, f.Err)
+		}
+		if f.Repository == nil {
+			continue
+		}
+		created, err := r.recreate(ctx, s.bs, f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Dir, err))
+		}
+		synced += created
+	}
+	if synced > 0 {
+		r.event(s.bs, corev1.EventTypeNormal, "RepositoriesSynced", "Sync", "re-created %d object(s) from the backend's files", synced)
+	}
+	return kerrors.NewAggregate(errs)
+}
+
+func (r *Reconciler) recreate(ctx context.Context, bs *storagev1alpha1.BackupStorage, f backends.FoundRepository) (int, error) {
+	created := 0
+	stored := f.Repository
+	repo := &storagev1alpha1.Repository{}
+	repo.Name, repo.Namespace, repo.Labels = stored.Metadata.Name, stored.Metadata.Namespace, stored.Metadata.Labels
+	repo.Annotations = map[string]string{SyncedAnnotation: "true"}
+	repo.Spec = stored.Spec
+	// The files may come from another cluster: point the repository at this storage.
+	repo.Spec.StorageRef = shared.ObjectReference{Name: bs.Name, Namespace: bs.Namespace}
+	if err := r.Client.Create(ctx, repo); err == nil {
+		created++
+	} else if !apierrors.IsAlreadyExists(err) {
+		return created, fmt.Errorf("creating Repository %s/%s: %w", repo.Namespace, repo.Name, err)
+	}
+	var errs []error
+	for _, ss := range f.Snapshots {
+		snap := &storagev1alpha1.Snapshot{}
+		snap.Name, snap.Namespace, snap.Labels = ss.Metadata.Name, ss.Metadata.Namespace, ss.Metadata.Labels
+		snap.Annotations = map[string]string{SyncedAnnotation: "true"}
+		snap.Spec = ss.Spec
+		if err := r.Client.Create(ctx, snap); err != nil {
+			if !apierrors.IsAlreadyExists(err) {
+				errs = append(errs, fmt.Errorf("creating Snapshot %s/%s: %w", snap.Namespace, snap.Name, err))
+			}
+			continue
+		}
+		created++
+		snap.Status = ss.Status
+		snap.Status.ObservedGeneration = 0
+		if err := r.Client.Status().Update(ctx, snap); err != nil {
+			errs = append(errs, fmt.Errorf("restoring the status of Snapshot %s/%s: %w", snap.Namespace, snap.Name, err))
+		}
+	}
+	return created, kerrors.NewAggregate(errs)
+}
+
+// listRepositories reports the storage's Repositories with their sizes and keeps the list in
+// metadata.yaml current.
+func (r *Reconciler) listRepositories(ctx context.Context, s *scope) (ctrl.Result, error) {
+	repos, err := r.repositoriesOf(ctx, s.bs)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var infos []storagev1alpha1.RepositoryInfo
+	var listed []backends.BackendMetaRepo
+	var total int64
+	for _, repo := range repos {
+		info := storagev1alpha1.RepositoryInfo{Name: repo.Name, Namespace: repo.Namespace, Path: backends.RepoDir(&repo)}
+		if repo.Annotations[SyncedAnnotation] == "true" {
+			info.Synced = ptrTo(true)
+		}
+		size, err := s.bucket.Size(ctx, backends.RepoDir(&repo))
+		if err != nil {
+			info.Error = err.Error()
+		} else {
+			info.Size = backends.HumanBytes(size)
+			total += size
+		}
+		infos = append(infos, info)
+		listed = append(listed, backends.BackendMetaRepo{Name: repo.Name, Namespace: repo.Namespace, Directory: info.Path})
+	}
+	s.facts.repositories, s.facts.totalSize, s.facts.sized = infos, total, true
+
+	if !sameRepos(s.meta.Repositories, listed) {
+		s.meta.Repositories = listed
+		if err := backends.WriteYAML(ctx, s.bucket, engine.BackendMetaFile, s.meta); err != nil {
+			return ctrl.Result{}, fmt.Errorf("updating %s: %w", engine.BackendMetaFile, err)
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) repositoriesOf(ctx context.Context, bs *storagev1alpha1.BackupStorage) ([]storagev1alpha1.Repository, error) {
+	var list storagev1alpha1.RepositoryList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{IndexRepositoryStorage: bs.Namespace + "/" + bs.Name}); err != nil {
+		return nil, err
+	}
+	sort.Slice(list.Items, func(i, j int) bool {
+		a, b := list.Items[i], list.Items[j]
+		return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+	})
+	return list.Items, nil
+}
+
+func sameRepos(a, b []backends.BackendMetaRepo) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// deleteRepositories deletes the storage's Repositories and waits until they are gone (their
+// own deletion policies decide about their data).
+func (r *Reconciler) deleteRepositories(ctx context.Context, s *scope) (ctrl.Result, error) {
+	repos, err := r.repositoriesOf(ctx, s.bs)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	for i := range repos {
+		if repos[i].DeletionTimestamp.IsZero() {
+			if err := r.Client.Delete(ctx, &repos[i]); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, err
+			}
+		}
+	}
+	if len(repos) > 0 {
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// wipeOut deletes every repository directory listed in metadata.yaml, then metadata.yaml.
+func (r *Reconciler) wipeOut(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.bs.Spec.DeletionPolicy != storagev1alpha1.BackupStorageWipeOut || s.facts.secretErr != nil {
+		// Without credentials nothing can be wiped; the data stays and the storage goes.
+		return ctrl.Result{}, nil
+	}
+	b, err := blob.Open(ctx, s.backend, r.BlobOptions...)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	defer b.Close()
+	meta, err := backends.ReadBackendMeta(ctx, b)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	found, err := backends.Discover(ctx, b)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	dirs := map[string]bool{}
+	if meta != nil {
+		for _, repo := range meta.Repositories {
+			dirs[engine.CleanKey(repo.Directory)] = true
+		}
+	}
+	for _, f := range found {
+		dirs[f.Dir] = true
+	}
+	removed := 0
+	for dir := range dirs {
+		if dir == "" {
+			continue
+		}
+		n, err := b.DeletePrefix(ctx, dir)
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("wiping %s: %w", dir, err)
+		}
+		removed += n
+	}
+	if err := b.Delete(ctx, engine.BackendMetaFile); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.event(s.bs, corev1.EventTypeNormal, "BackendWipedOut", "WipeOut", "deleted %d object(s) in %d repositories and %s", removed, len(dirs), engine.BackendMetaFile)
+	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) removeFinalizer(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if controllerutil.RemoveFinalizer(s.bs, shared.Finalizer) {
+		return ctrl.Result{}, r.Client.Update(ctx, s.bs)
+	}
+	return ctrl.Result{}, nil
+}
+
+// patchStatus computes the status from the facts and patches it once.
+func (r *Reconciler) patchStatus(ctx context.Context, orig *storagev1alpha1.BackupStorage, s *scope, succeeded bool) error {
+	bs := s.bs
+	for _, c := range conditions(&s.facts, bs.Generation) {
+		meta.SetStatusCondition(&bs.Status.Conditions, c)
+	}
+	if !s.facts.needsSecret {
+		meta.RemoveStatusCondition(&bs.Status.Conditions, string(storagev1alpha1.TypeBackendSecretFound))
+	}
+	if s.facts.sized {
+		bs.Status.Repositories = s.facts.repositories
+		bs.Status.TotalSize = backends.HumanBytes(s.facts.totalSize)
+	}
+	bs.Status.Phase = storagev1alpha1.BackupStoragePhaseFor(bs.Status.Conditions)
+	if succeeded {
+		bs.Status.ObservedGeneration = bs.Generation
+	}
+	if orig.Status.Phase != bs.Status.Phase && bs.Status.Phase == storagev1alpha1.BackupStorageNotReady {
+		if c := shared.FindCondition(bs.Status.Conditions, storagev1alpha1.TypeBackendInitialized); c != nil {
+			r.event(bs, corev1.EventTypeWarning, string(c.Reason), "Initialize", "%s", c.Message)
+		}
+	}
+	if err := r.Client.Status().Patch(ctx, bs, client.MergeFrom(orig)); err != nil {
+		log.FromContext(ctx).Error(err, "patching BackupStorage status")
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
+
+func (r *Reconciler) event(obj *storagev1alpha1.BackupStorage, kind, reason, action, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, kind, reason, action, format, args...)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
