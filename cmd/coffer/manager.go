@@ -22,6 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cofferhq/coffer/api"
+	"github.com/cofferhq/coffer/controllers"
 )
 
 // managerOptions are the flags of `coffer manager`.
@@ -165,9 +166,7 @@ func readyWhenCacheSynced(mgr manager.Manager) healthz.Checker {
 	}
 }
 
-// setupControllers registers each reconciler and webhook with the manager. Later issues add
-// their SetupWithManager calls here, one line each.
+// setupControllers registers each reconciler and webhook with the manager.
 func setupControllers(mgr manager.Manager) error {
-	_ = mgr
-	return nil
+	return controllers.Setup(context.Background(), mgr, controllers.Options{OperatorVersion: version})
 }
