@@ -7,6 +7,7 @@ import (
 
 	"github.com/cofferhq/coffer/controllers/backupstorage"
 	"github.com/cofferhq/coffer/controllers/repository"
+	"github.com/cofferhq/coffer/controllers/snapshot"
 	"github.com/cofferhq/coffer/engine/blob"
 )
 
@@ -25,5 +26,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		OperatorVersion: o.OperatorVersion, BlobOptions: o.BlobOptions}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
-	return (&repository.Reconciler{Client: mgr.GetClient(), Recorder: recorder, BlobOptions: o.BlobOptions}).SetupWithManager(ctx, mgr)
+	if err := (&repository.Reconciler{Client: mgr.GetClient(), Recorder: recorder, BlobOptions: o.BlobOptions}).SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	return (&snapshot.Reconciler{Client: mgr.GetClient(), Recorder: recorder, BlobOptions: o.BlobOptions}).SetupWithManager(mgr)
 }

@@ -116,6 +116,13 @@ func StoreSnapshot(snap *storagev1alpha1.Snapshot) *StoredSnapshot {
 		Spec:     snap.Spec, Status: snap.Status}
 }
 
+// SyncedAnnotation marks a Repository or Snapshot re-created from a backend's files: "true" once
+// done, SyncRestoring while a Snapshot's status is being put back.
+const (
+	SyncedAnnotation = "coffer.dev/synced-from-backend"
+	SyncRestoring    = "restoring"
+)
+
 // FoundRepository is a repository directory discovered on a backend.
 type FoundRepository struct {
 	Dir        string

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,9 +31,6 @@ import (
 
 // IndexRepositoryStorage indexes Repositories by "<namespace>/<name>" of their BackupStorage.
 const IndexRepositoryStorage = "spec.storageRef"
-
-// SyncedAnnotation marks a Repository or Snapshot re-created from a backend's files.
-const SyncedAnnotation = "coffer.dev/synced-from-backend"
 
 // ResyncInterval is how often sizes are refreshed while nothing changes.
 const ResyncInterval = 5 * time.Minute
@@ -260,7 +258,7 @@ func (r *Reconciler) recreate(ctx context.Context, bs *storagev1alpha1.BackupSto
 	stored := f.Repository
 	repo := &storagev1alpha1.Repository{}
 	repo.Name, repo.Namespace, repo.Labels = stored.Metadata.Name, stored.Metadata.Namespace, stored.Metadata.Labels
-	repo.Annotations = map[string]string{SyncedAnnotation: "true"}
+	repo.Annotations = map[string]string{backends.SyncedAnnotation: "true"}
 	repo.Spec = stored.Spec
 	// The files may come from another cluster: point the repository at this storage.
 	repo.Spec.StorageRef = shared.ObjectReference{Name: bs.Name, Namespace: bs.Namespace}
@@ -271,24 +269,49 @@ func (r *Reconciler) recreate(ctx context.Context, bs *storagev1alpha1.BackupSto
 	}
 	var errs []error
 	for _, ss := range f.Snapshots {
-		snap := &storagev1alpha1.Snapshot{}
-		snap.Name, snap.Namespace, snap.Labels = ss.Metadata.Name, ss.Metadata.Namespace, ss.Metadata.Labels
-		snap.Annotations = map[string]string{SyncedAnnotation: "true"}
-		snap.Spec = ss.Spec
-		if err := r.Client.Create(ctx, snap); err != nil {
-			if !apierrors.IsAlreadyExists(err) {
-				errs = append(errs, fmt.Errorf("creating Snapshot %s/%s: %w", snap.Namespace, snap.Name, err))
-			}
-			continue
-		}
-		created++
-		snap.Status = ss.Status
-		snap.Status.ObservedGeneration = 0
-		if err := r.Client.Status().Update(ctx, snap); err != nil {
-			errs = append(errs, fmt.Errorf("restoring the status of Snapshot %s/%s: %w", snap.Namespace, snap.Name, err))
+		n, err := r.recreateSnapshot(ctx, ss)
+		created += n
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return created, kerrors.NewAggregate(errs)
+}
+
+// recreateSnapshot creates a Snapshot from its file and puts its status back. The annotation
+// says "restoring" until the status is in place, so the snapshot controller does not rewrite
+// the file from an empty status; a sync interrupted midway finishes on the next attempt.
+func (r *Reconciler) recreateSnapshot(ctx context.Context, ss *backends.StoredSnapshot) (int, error) {
+	key := client.ObjectKey{Namespace: ss.Metadata.Namespace, Name: ss.Metadata.Name}
+	snap := &storagev1alpha1.Snapshot{}
+	snap.Name, snap.Namespace, snap.Labels = key.Name, key.Namespace, ss.Metadata.Labels
+	snap.Annotations = map[string]string{backends.SyncedAnnotation: backends.SyncRestoring}
+	snap.Spec = ss.Spec
+	created := 0
+	if err := r.Client.Create(ctx, snap); err == nil {
+		created = 1
+	} else if !apierrors.IsAlreadyExists(err) {
+		return 0, fmt.Errorf("creating Snapshot %s: %w", key, err)
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := r.Client.Get(ctx, key, snap); err != nil {
+			return err
+		}
+		if snap.Annotations[backends.SyncedAnnotation] != backends.SyncRestoring {
+			return nil
+		}
+		snap.Status = ss.Status
+		snap.Status.ObservedGeneration = 0
+		if err := r.Client.Status().Update(ctx, snap); err != nil {
+			return err
+		}
+		snap.Annotations[backends.SyncedAnnotation] = "true"
+		return r.Client.Update(ctx, snap)
+	})
+	if err != nil {
+		return created, fmt.Errorf("restoring the status of Snapshot %s: %w", key, err)
+	}
+	return created, nil
 }
 
 // listRepositories reports the storage's Repositories with their sizes and keeps the list in
@@ -303,7 +326,7 @@ func (r *Reconciler) listRepositories(ctx context.Context, s *scope) (ctrl.Resul
 	var total int64
 	for _, repo := range repos {
 		info := storagev1alpha1.RepositoryInfo{Name: repo.Name, Namespace: repo.Namespace, Path: backends.RepoDir(&repo)}
-		if repo.Annotations[SyncedAnnotation] == "true" {
+		if repo.Annotations[backends.SyncedAnnotation] == "true" {
 			info.Synced = ptrTo(true)
 		}
 		size, err := s.bucket.Size(ctx, backends.RepoDir(&repo))

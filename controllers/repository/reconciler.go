@@ -170,7 +170,7 @@ func (r *Reconciler) checkStorage(ctx context.Context, s *scope) (ctrl.Result, e
 	bs, err := backends.StorageOf(ctx, r.Client, s.repo)
 	if err != nil {
 		s.facts.notReady = err.Error()
-		return ctrl.Result{}, client.IgnoreNotFound(unwrapNotFound(err))
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s.storage = bs
 	if bs.Status.Phase != storagev1alpha1.BackupStorageReady {
@@ -204,8 +204,6 @@ func (r *Reconciler) checkStorage(ctx context.Context, s *scope) (ctrl.Result, e
 	s.backend = b
 	return ctrl.Result{}, nil
 }
-
-func unwrapNotFound(err error) error { return err }
 
 func (r *Reconciler) checkEncryptionSecret(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if _, err := backends.Password(ctx, r.Client, s.repo.Namespace, s.repo.Spec.EncryptionSecret); err != nil {

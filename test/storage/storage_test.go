@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -28,12 +29,37 @@ func ctxFor(t *testing.T) context.Context {
 	return ctx
 }
 
+// create creates the objects and, when the test ends, deletes them and waits until their
+// finalizers ran, so no controller writes into a test's directory after it is removed.
 func create(t *testing.T, objs ...client.Object) {
 	t.Helper()
 	for _, o := range objs {
 		if err := env.Client.Create(context.Background(), o); err != nil {
 			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
 		}
+		t.Cleanup(func() {
+			if err := env.Client.Delete(context.Background(), o); client.IgnoreNotFound(err) != nil {
+				t.Errorf("deleting %s: %v", o.GetName(), err)
+				return
+			}
+			gone(t, o)
+		})
+	}
+}
+
+// updateStatus applies mutate to the latest version of obj's status, retrying on conflicts with
+// the controllers.
+func updateStatus[T client.Object](t *testing.T, obj T, mutate func(T)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate(obj)
+		return env.Client.Status().Update(context.Background(), obj)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -383,3 +409,74 @@ func writeYAML(t *testing.T, file string, v any) {
 		t.Fatal(err)
 	}
 }
+
+func TestSnapshotFileFollowsTheObject(t *testing.T) {
+	ns := env.Namespace(t)
+	root := t.TempDir()
+	create(t, encryptionSecret(ns, "encryption"), localStorage(ns, "local", root), newRepository(ns, "app", "local", "demo/app"))
+	eventually(t, &storagev1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}, "repository Ready", repoReady)
+
+	snap := &storagev1alpha1.Snapshot{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-daily-1"},
+		Spec: storagev1alpha1.SnapshotSpec{Repository: "app", Session: "daily"}}
+	create(t, snap)
+	file := filepath.Join(root, "demo/app/snapshots/app-daily-1.yaml")
+	eventually(t, snap, "pending snapshot uploaded", func(s *storagev1alpha1.Snapshot) bool {
+		return shared.IsTrue(s.Status.Conditions, storagev1alpha1.TypeSnapshotMetadataUploaded) && s.Status.Phase == storagev1alpha1.SnapshotPending
+	})
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("snapshot file missing: %v", err)
+	}
+
+	// Two components report as executors do; the snapshot succeeds once both have.
+	start := metav1.NewTime(time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC))
+	size := int64(3 << 20)
+	updateStatus(t, snap, func(snap *storagev1alpha1.Snapshot) {
+		snap.Status.TotalComponents = 2
+		snap.Status.Components = map[string]storagev1alpha1.Component{
+			"data": {Phase: storagev1alpha1.ComponentSucceeded, Path: "repository/v1/daily/data", SizeBytes: &size, Integrity: ptr(true),
+				ResticStats: []storagev1alpha1.ResticStats{{Summary: &storagev1alpha1.ResticSummary{ID: "a1", StartTime: &start}}}},
+			"logs": {Phase: storagev1alpha1.ComponentRunning, Path: "repository/v1/daily/logs"},
+		}
+	})
+	snap = eventually(t, snap, "running while a component runs", func(s *storagev1alpha1.Snapshot) bool {
+		return s.Status.Phase == storagev1alpha1.SnapshotRunning && s.Status.Size == "3.000 MiB"
+	})
+	updateStatus(t, snap, func(snap *storagev1alpha1.Snapshot) {
+		c := snap.Status.Components["logs"]
+		c.Phase, c.SizeBytes, c.Integrity = storagev1alpha1.ComponentSucceeded, &size, ptr(true)
+		snap.Status.Components["logs"] = c
+	})
+	snap = eventually(t, snap, "succeeded", func(s *storagev1alpha1.Snapshot) bool { return s.Status.Phase == storagev1alpha1.SnapshotSucceeded })
+	if snap.Status.Size != "6.000 MiB" || snap.Status.Integrity == nil || !*snap.Status.Integrity || !snap.Status.SnapshotTime.Equal(&start) {
+		t.Errorf("aggregates: size %q integrity %v time %v", snap.Status.Size, snap.Status.Integrity, snap.Status.SnapshotTime)
+	}
+	stored := readYAML[backends.StoredSnapshot](t, file)
+	if stored.Status.Phase != storagev1alpha1.SnapshotSucceeded || stored.Status.Components["logs"].Phase != storagev1alpha1.ComponentSucceeded {
+		t.Errorf("the file lags the object: phase %q", stored.Status.Phase)
+	}
+	eventually(t, &storagev1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"}}, "repository counts it",
+		func(r *storagev1alpha1.Repository) bool {
+			return r.Status.SnapshotCount != nil && *r.Status.SnapshotCount == 1 && r.Status.LastBackupTime != nil &&
+				len(r.Status.RecentSnapshots) == 1 && r.Status.RecentSnapshots[0].Phase == storagev1alpha1.SnapshotSucceeded
+		})
+
+	// A failed component fails the snapshot with its message.
+	bad := &storagev1alpha1.Snapshot{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-daily-2"},
+		Spec: storagev1alpha1.SnapshotSpec{Repository: "app", Session: "daily"}}
+	create(t, bad)
+	updateStatus(t, bad, func(bad *storagev1alpha1.Snapshot) {
+		bad.Status.TotalComponents = 1
+		bad.Status.Components = map[string]storagev1alpha1.Component{"data": {Phase: storagev1alpha1.ComponentFailed, Error: "wrong password"}}
+	})
+	eventually(t, bad, "failed", func(s *storagev1alpha1.Snapshot) bool { return s.Status.Phase == storagev1alpha1.SnapshotFailed })
+
+	if err := env.Client.Delete(context.Background(), snap); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, snap)
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("the file outlived the Snapshot: %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
