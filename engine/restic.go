@@ -127,7 +127,7 @@ func (r *Restic) run(ctx context.Context, repo Repo, inv invocation) (*result, e
 	}
 	sourceErr := make(chan error, 1)
 	if stdin != nil {
-		go func() { sourceErr <- feed(stdin, inv.stdin, cmd.Process) }()
+		go func() { sourceErr <- feed(stdin, inv.stdin, cmd.Process, min(cmd.WaitDelay, 2*time.Second)) }()
 	} else {
 		sourceErr <- nil
 	}
@@ -175,14 +175,16 @@ func (r *Restic) run(ctx context.Context, repo Repo, inv invocation) (*result, e
 	return res, nil
 }
 
-// feed copies the source into restic's stdin. On a read error it interrupts restic first and
-// only then closes the pipe: restic must never see end-of-input for a source that failed, or it
-// would save the truncated stream as a snapshot.
-func feed(stdin io.WriteCloser, src io.Reader, proc *os.Process) error {
+// feed copies the source into restic's stdin. On a read error it interrupts restic and leaves
+// the pipe open: restic must never see end-of-input for a source that failed, or it would save
+// the truncated stream as a snapshot. An interrupted restic removes its lock and exits without
+// saving if it can; one blocked on its input does not, and is killed after grace. Wait closes
+// the pipe afterwards.
+func feed(stdin io.WriteCloser, src io.Reader, proc *os.Process, grace time.Duration) error {
 	_, err := io.Copy(stdin, src)
 	if err != nil && !errors.Is(err, syscall.EPIPE) {
-		_ = proc.Signal(syscall.SIGKILL)
-		_ = stdin.Close()
+		_ = proc.Signal(syscall.SIGINT)
+		time.AfterFunc(grace, func() { _ = proc.Kill() })
 		return err
 	}
 	_ = stdin.Close()

@@ -270,9 +270,9 @@ func TestFailingSourceSavesNoSnapshot(t *testing.T) {
 	if len(snaps) != 0 {
 		t.Fatalf("a truncated stream was saved as snapshot %s", snaps[0].ShortID)
 	}
-	// The killed restic's lock must not block the next backup.
-	if err := r.Unlock(ctx, repo); err != nil {
-		t.Fatal(err)
+	// The interrupted restic removed its lock: an exclusive operation runs at once.
+	if err := r.Check(ctx, repo, engine.CheckOptions{}); err != nil {
+		t.Fatalf("check after an aborted backup: %v", err)
 	}
 	if _, err := r.BackupStream(ctx, repo, strings.NewReader("ok"), engine.BackupOptions{}); err != nil {
 		t.Fatalf("backup after a failed one: %v", err)
