@@ -61,7 +61,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&storagev1alpha1.BackupStorage{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&storagev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(storageOfRepository)).
+		// Membership matters, not every status change: sizes are refreshed every ResyncInterval.
+		Watches(&storagev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(storageOfRepository),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.storagesUsingSecret)).
 		Named("backupstorage").
 		Complete(r)

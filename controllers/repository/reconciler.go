@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -57,9 +59,11 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&storagev1alpha1.Repository{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// Snapshots matter when they come, go or change phase; their progress reports (every
+		// few seconds while a backup runs) would only make the repository re-measure itself.
 		Watches(&storagev1alpha1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*storagev1alpha1.Snapshot).Spec.Repository}}}
-		})).
+		}), builder.WithPredicates(snapshotPhaseChanged)).
 		Watches(&storagev1alpha1.BackupStorage{}, handler.EnqueueRequestsFromMapFunc(r.repositoriesOfStorage)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.repositoriesUsingSecret)).
 		Named("repository").
@@ -104,6 +108,16 @@ func (r *Reconciler) repositoriesUsingSecret(ctx context.Context, o client.Objec
 		}
 	}
 	return out
+}
+
+// snapshotPhaseChanged passes creations, deletions and updates that change a Snapshot's phase,
+// integrity or size.
+var snapshotPhaseChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld.(*storagev1alpha1.Snapshot), e.ObjectNew.(*storagev1alpha1.Snapshot)
+		return o.Status.Phase != n.Status.Phase || o.Status.Size != n.Status.Size ||
+			!equality.Semantic.DeepEqual(o.Status.Integrity, n.Status.Integrity) || !n.DeletionTimestamp.Equal(o.DeletionTimestamp)
+	},
 }
 
 type scope struct {
