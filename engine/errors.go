@@ -24,6 +24,7 @@ const (
 	ErrSnapshotNotFound   Kind = "snapshot not found"
 	ErrIncomplete         Kind = "some files could not be read"
 	ErrSourceFailed       Kind = "the data source failed"
+	ErrTargetFailed       Kind = "the restore target failed"
 	ErrIntegrity          Kind = "repository damaged"
 	ErrInvalidArgument    Kind = "invalid argument"
 	ErrCanceled           Kind = "canceled"

@@ -137,8 +137,11 @@ func (r *Restic) run(ctx context.Context, repo Repo, inv invocation) (*result, e
 	if inv.stdout != nil {
 		_, readErr = io.Copy(inv.stdout, stdout)
 		if readErr != nil {
-			// The writer refused data: stop restic rather than let it block.
+			// The writer refused data: stop restic, and keep draining its output so it is not
+			// left blocked on a full pipe, deaf to the interrupt.
 			_ = cmd.Process.Signal(syscall.SIGINT)
+			time.AfterFunc(cmd.WaitDelay, func() { _ = cmd.Process.Kill() })
+			_, _ = io.Copy(io.Discard, stdout)
 		}
 	} else {
 		res.stdout, res.errors, readErr = readJSONLines(stdout, inv.onLine)
@@ -149,6 +152,10 @@ func (r *Restic) run(ctx context.Context, repo Repo, inv invocation) (*result, e
 	if srcErr != nil {
 		return res, &Error{Op: inv.op, Kind: ErrSourceFailed, ExitCode: exitCode(waitErr),
 			Message: "reading the source: " + srcErr.Error(), Err: srcErr}
+	}
+	if readErr != nil && inv.stdout != nil {
+		return res, &Error{Op: inv.op, Kind: ErrTargetFailed, ExitCode: exitCode(waitErr),
+			Message: "writing the restored data: " + readErr.Error(), Err: readErr}
 	}
 	if msg := stderr.gaveUpOn(); msg != "" {
 		kind := classify(exitFatal, msg)
@@ -170,7 +177,7 @@ func (r *Restic) run(ctx context.Context, repo Repo, inv invocation) (*result, e
 		return res, &Error{Op: inv.op, Kind: classify(code, msg), ExitCode: code, Message: msg}
 	}
 	if readErr != nil {
-		return res, &Error{Op: inv.op, Kind: ErrFailed, ExitCode: 0, Message: "writing output: " + readErr.Error(), Err: readErr}
+		return res, &Error{Op: inv.op, Kind: ErrFailed, Message: "reading restic's output: " + readErr.Error(), Err: readErr}
 	}
 	return res, nil
 }

@@ -35,7 +35,11 @@ func (r *Restic) BackupDirectory(ctx context.Context, repo Repo, dir string, opt
 	// The absolute path is recorded; RestoreDirectory restores its content, not the path to it,
 	// so data can be restored under any other mount point.
 	args = append(args, "--", dir)
-	return r.backup(ctx, repo, args, nil, opts)
+	sum, err := r.backup(ctx, repo, args, nil, opts)
+	if sum != nil {
+		sum.Paths = []string{dir}
+	}
+	return sum, err
 }
 
 // BackupStream stores what r yields as one file. If r fails, restic is stopped before it sees
@@ -46,7 +50,11 @@ func (r *Restic) BackupStream(ctx context.Context, repo Repo, src io.Reader, opt
 		name = "stdin"
 	}
 	args := append(r.backupArgs(opts), "--stdin", "--stdin-filename", name)
-	return r.backup(ctx, repo, args, src, opts)
+	sum, err := r.backup(ctx, repo, args, src, opts)
+	if sum != nil {
+		sum.Paths = []string{"/" + name}
+	}
+	return sum, err
 }
 
 func (r *Restic) backupArgs(opts BackupOptions) []string {

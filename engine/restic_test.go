@@ -99,7 +99,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("backup: %v", err)
 			}
-			if sum.SnapshotID == "" || sum.TotalBytesProcessed < 6<<20 || sum.FilesNew == 0 {
+			if sum.SnapshotID == "" || sum.TotalBytesProcessed < 6<<20 || sum.FilesNew == 0 || len(sum.Paths) != 1 || sum.Paths[0] != dir {
 				t.Fatalf("summary does not describe the backup: %+v", sum)
 			}
 			_ = progress // progress is best-effort on small trees; the stream test asserts it
@@ -193,6 +193,33 @@ func TestRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// A writer that fails must stop the restore promptly, not leave restic blocked on its output.
+func TestFailingWriterStopsTheRestore(t *testing.T) {
+	ctx := ctxFor(t)
+	b, r := backends[0].open(t)
+	repo := repoAt(t, b, "repo")
+	if err := r.Init(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	var dump bytes.Buffer
+	if err := corpus.WriteDump(&dump, corpus.DumpSpec{Seed: 1, Size: 8 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := r.BackupStream(ctx, repo, &dump, engine.BackupOptions{StdinFilename: "dump.sql"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Paths) != 1 || sum.Paths[0] != "/dump.sql" {
+		t.Errorf("stream summary paths = %v", sum.Paths)
+	}
+	_, err = r.RestoreStream(ctx, repo, sum.SnapshotID, failingWriter{}, engine.RestoreOptions{})
+	expectKind(t, err, engine.ErrTargetFailed, "disk full")
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestErrorsAreClassified(t *testing.T) {
 	ctx := ctxFor(t)

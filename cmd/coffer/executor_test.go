@@ -625,62 +625,6 @@ func testStreamRoundTrip(t *testing.T, h *harness) {
 	}
 }
 
-func TestLatestSnapshot(t *testing.T) {
-	at := func(h int) *metav1.Time { return new(metav1.NewTime(time.Date(2025, 1, 1, h, 0, 0, 0, time.UTC))) }
-	snap := func(name, repo string, phase storagev1alpha1.SnapshotPhase, comp storagev1alpha1.ComponentPhase, t *metav1.Time) storagev1alpha1.Snapshot {
-		s := storagev1alpha1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: *at(0)},
-			Spec: storagev1alpha1.SnapshotSpec{Repository: repo}, Status: storagev1alpha1.SnapshotStatus{Phase: phase, SnapshotTime: t}}
-		if comp != "" {
-			s.Status.Components = map[string]storagev1alpha1.Component{"data": {Phase: comp}}
-		}
-		return s
-	}
-	const ok, failed = storagev1alpha1.ComponentSucceeded, storagev1alpha1.ComponentFailed
-	tests := map[string]struct {
-		items []storagev1alpha1.Snapshot
-		want  string
-	}{
-		"newest succeeded phase": {items: []storagev1alpha1.Snapshot{
-			snap("a", "app", storagev1alpha1.SnapshotSucceeded, ok, at(1)),
-			snap("b", "app", storagev1alpha1.SnapshotSucceeded, ok, at(3)),
-			snap("c", "app", storagev1alpha1.SnapshotSucceeded, ok, at(2)),
-		}, want: "b"},
-		"skips failed, running and other repositories": {items: []storagev1alpha1.Snapshot{
-			snap("a", "app", storagev1alpha1.SnapshotSucceeded, ok, at(1)),
-			snap("b", "app", storagev1alpha1.SnapshotFailed, failed, at(2)),
-			snap("c", "app", storagev1alpha1.SnapshotRunning, ok, at(3)),
-			snap("d", "other", storagev1alpha1.SnapshotSucceeded, ok, at(4)),
-		}, want: "a"},
-		"phases decide once any snapshot has one": {items: []storagev1alpha1.Snapshot{
-			snap("a", "app", storagev1alpha1.SnapshotSucceeded, ok, at(1)),
-			snap("b", "app", "", ok, at(2)),
-		}, want: "a"},
-		"no phases: the component decides": {items: []storagev1alpha1.Snapshot{
-			snap("a", "app", "", ok, at(1)),
-			snap("b", "app", "", ok, at(2)),
-			snap("c", "app", "", failed, at(3)),
-			snap("d", "app", "", "", at(4)),
-		}, want: "b"},
-		"creation time without snapshotTime, then name": {items: []storagev1alpha1.Snapshot{
-			snap("a", "app", "", ok, nil),
-			snap("b", "app", "", ok, nil),
-		}, want: "b"},
-		"none":  {items: []storagev1alpha1.Snapshot{snap("a", "app", storagev1alpha1.SnapshotFailed, failed, at(1))}},
-		"empty": {},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			got := latestSnapshot(tc.items, "app", "data")
-			switch {
-			case got == nil && tc.want != "":
-				t.Errorf("got none, want %s", tc.want)
-			case got != nil && got.Name != tc.want:
-				t.Errorf("got %s, want %q", got.Name, tc.want)
-			}
-		})
-	}
-}
-
 func TestFlags(t *testing.T) {
 	tests := map[string]struct {
 		args    []string

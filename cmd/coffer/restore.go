@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -221,12 +220,9 @@ func restore(ctx context.Context, c client.Client, o *restoreOptions, rs *corev1
 
 // restoreToWriter streams the snapshot to w (standard output).
 func restoreToWriter(ctx context.Context, eng engine.Engine, repo engine.Repo, snapshotID string, w io.Writer, opts engine.RestoreOptions) (*engine.RestoreSummary, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	out := &sink{w: w, abort: cancel}
-	sum, err := eng.RestoreStream(ctx, repo, snapshotID, out, opts)
-	if werr := out.failed(); werr != nil {
-		return nil, fmt.Errorf("writing the stream to standard output: %w", werr)
+	sum, err := eng.RestoreStream(ctx, repo, snapshotID, w, opts)
+	if errors.Is(err, engine.ErrTargetFailed) {
+		return nil, fmt.Errorf("writing the stream to standard output: %w", errors.Unwrap(err))
 	}
 	return sum, err
 }
@@ -246,11 +242,8 @@ func restoreIntoCommand(ctx context.Context, eng engine.Engine, repo engine.Repo
 		sh.cancel()
 		return nil, fmt.Errorf("starting command %q: %w", script, err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w := &sink{w: in, abort: cancel}
-	sum, err := eng.RestoreStream(rctx, repo, snapshotID, w, opts)
-	if err != nil && w.failed() == nil {
+	sum, err := eng.RestoreStream(ctx, repo, snapshotID, in, opts)
+	if err != nil && !errors.Is(err, engine.ErrTargetFailed) {
 		sh.stop()
 		return nil, err
 	}
@@ -259,43 +252,14 @@ func restoreIntoCommand(ctx context.Context, eng engine.Engine, repo engine.Repo
 	if werr := sh.wait(); werr != nil {
 		return nil, werr
 	}
-	if werr := w.failed(); werr != nil {
-		return nil, fmt.Errorf("command %q stopped reading its input before the end: %w", script, werr)
+	if err != nil {
+		return nil, fmt.Errorf("command %q stopped reading its input before the end: %w", script, errors.Unwrap(err))
 	}
 	return sum, nil
 }
 
-// sink passes a restored stream on to its destination. When the destination fails (a command
-// that exited, a closed pipe) it records why, aborts the restore and discards the rest: restic's
-// output must still be read, or restic would block on a full pipe instead of exiting.
-type sink struct {
-	w     io.Writer
-	abort context.CancelFunc
-	mu    sync.Mutex
-	err   error
-}
-
-func (s *sink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return len(p), nil
-	}
-	if _, err := s.w.Write(p); err != nil {
-		s.err = err
-		s.abort()
-	}
-	return len(p), nil
-}
-
-func (s *sink) failed() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
-
-// resolveSnapshot finds the Snapshot dataSource names in namespace ns; "latest" is resolved by
-// latestSnapshot among the Snapshots of dataSource.repository.
+// resolveSnapshot finds the Snapshot dataSource names; "latest" is storagev1alpha1.LatestSnapshot
+// among the Snapshots of dataSource.repository.
 func resolveSnapshot(ctx context.Context, c client.Client, ns string, ds corev1alpha1.RestoreDataSource, component string) (*storagev1alpha1.Snapshot, error) {
 	switch ds.Snapshot {
 	case "":
@@ -308,7 +272,7 @@ func resolveSnapshot(ctx context.Context, c client.Client, ns string, ds corev1a
 		if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
 			return nil, fmt.Errorf("listing the Snapshots in namespace %s: %w", ns, err)
 		}
-		s := latestSnapshot(list.Items, ds.Repository, component)
+		s := storagev1alpha1.LatestSnapshot(list.Items, ds.Repository, component)
 		if s == nil {
 			return nil, fmt.Errorf("no Succeeded Snapshot of Repository %s/%s with component %q to restore as latest", ns, ds.Repository, component)
 		}
@@ -319,51 +283,6 @@ func resolveSnapshot(ctx context.Context, c client.Client, ns string, ds corev1a
 		return nil, fmt.Errorf("reading Snapshot %s/%s: %w", ns, ds.Snapshot, err)
 	}
 	return snap, nil
-}
-
-// latestSnapshot is the Snapshot "latest" means: the newest Snapshot of the repository whose
-// phase is Succeeded. When none of its Snapshots has a phase yet (the operator has not derived
-// any), it is the newest whose component succeeded. Newest is by status.snapshotTime, else by
-// creation time, then by name. Nil when there is none.
-func latestSnapshot(items []storagev1alpha1.Snapshot, repository, component string) *storagev1alpha1.Snapshot {
-	var ofRepo []*storagev1alpha1.Snapshot
-	phased := false
-	for i := range items {
-		if items[i].Spec.Repository == repository {
-			ofRepo = append(ofRepo, &items[i])
-			phased = phased || items[i].Status.Phase != ""
-		}
-	}
-	var best *storagev1alpha1.Snapshot
-	for _, s := range ofRepo {
-		ok := s.Status.Phase == storagev1alpha1.SnapshotSucceeded
-		if !phased {
-			comp, has := s.Status.Components[component]
-			ok = has && comp.Phase == storagev1alpha1.ComponentSucceeded
-		}
-		if !ok {
-			continue
-		}
-		if best == nil || newer(s, best) {
-			best = s
-		}
-	}
-	return best
-}
-
-func newer(a, b *storagev1alpha1.Snapshot) bool {
-	ta, tb := snapshotTime(a), snapshotTime(b)
-	if !ta.Equal(tb) {
-		return ta.After(tb)
-	}
-	return a.Name > b.Name
-}
-
-func snapshotTime(s *storagev1alpha1.Snapshot) time.Time {
-	if s.Status.SnapshotTime != nil {
-		return s.Status.SnapshotTime.Time
-	}
-	return s.CreationTimestamp.Time
 }
 
 func componentNames(s *storagev1alpha1.Snapshot) string {

@@ -71,8 +71,5 @@ func snapshotStatus(snaps []storagev1alpha1.Snapshot, st *storagev1alpha1.Reposi
 }
 
 func snapshotTime(s *storagev1alpha1.Snapshot) metav1.Time {
-	if s.Status.SnapshotTime != nil {
-		return *s.Status.SnapshotTime
-	}
-	return s.CreationTimestamp
+	return metav1.NewTime(storagev1alpha1.SnapshotTimeOf(s))
 }
