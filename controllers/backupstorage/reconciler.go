@@ -25,6 +25,7 @@ import (
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
 	"github.com/cofferhq/coffer/controllers/backends"
+	"github.com/cofferhq/coffer/controllers/internal/flow"
 	"github.com/cofferhq/coffer/engine"
 	"github.com/cofferhq/coffer/engine/blob"
 )
@@ -116,8 +117,6 @@ type scope struct {
 	facts   facts
 }
 
-type phase func(ctx context.Context, s *scope) (ctrl.Result, error)
-
 // Reconcile runs the phases and writes status once.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	var bs storagev1alpha1.BackupStorage
@@ -132,7 +131,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}()
 
 	if !bs.DeletionTimestamp.IsZero() {
-		return r.runPhases(ctx, s, []phase{r.resolveBackend, r.deleteRepositories, r.wipeOut, r.removeFinalizer})
+		return flow.Run(ctx, s, r.resolveBackend, r.deleteRepositories, r.wipeOut, r.removeFinalizer)
 	}
 	if controllerutil.AddFinalizer(&bs, shared.Finalizer) {
 		if err := r.Client.Update(ctx, &bs); err != nil {
@@ -146,21 +145,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
-	result, retErr = r.runPhases(ctx, s, []phase{r.resolveBackend, r.openBackend, r.initMetadata, r.listRepositories})
+	result, retErr = flow.Run(ctx, s, r.resolveBackend, r.openBackend, r.initMetadata, r.listRepositories)
 	if retErr == nil && result.IsZero() {
 		result.RequeueAfter = ResyncInterval
 	}
 	return result, retErr
-}
-
-func (r *Reconciler) runPhases(ctx context.Context, s *scope, phases []phase) (ctrl.Result, error) {
-	for _, p := range phases {
-		res, err := p(ctx, s)
-		if err != nil || !res.IsZero() {
-			return res, err
-		}
-	}
-	return ctrl.Result{}, nil
 }
 
 // resolveBackend reads the Secret and builds the engine backend.
@@ -214,7 +203,7 @@ func (r *Reconciler) initMetadata(ctx context.Context, s *scope) (ctrl.Result, e
 			s.facts.backendErr = fmt.Errorf("writing %s: %w", engine.BackendMetaFile, err)
 			return ctrl.Result{}, s.facts.backendErr
 		}
-		r.event(s.bs, corev1.EventTypeNormal, "BackendInitialized", "Initialize", "wrote %s to %s", engine.BackendMetaFile, s.backend.Name())
+		flow.Eventf(r.Recorder, s.bs, corev1.EventTypeNormal, "BackendInitialized", "Initialize", "wrote %s to %s", engine.BackendMetaFile, s.backend.Name())
 	} else if !shared.IsTrue(s.bs.Status.Conditions, storagev1alpha1.TypeBackendInitialized) {
 		// First sight of a backend that already holds data: bring its repositories back.
 		if err := r.syncFromBackend(ctx, s); err != nil {
@@ -250,7 +239,7 @@ func (r *Reconciler) syncFromBackend(ctx context.Context, s *scope) error {
 		synced += created
 	}
 	if synced > 0 {
-		r.event(s.bs, corev1.EventTypeNormal, "RepositoriesSynced", "Sync", "re-created %d object(s) from the backend's files", synced)
+		flow.Eventf(r.Recorder, s.bs, corev1.EventTypeNormal, "RepositoriesSynced", "Sync", "re-created %d object(s) from the backend's files", synced)
 	}
 	return kerrors.NewAggregate(errs)
 }
@@ -438,7 +427,7 @@ func (r *Reconciler) wipeOut(ctx context.Context, s *scope) (ctrl.Result, error)
 	if err := b.Delete(ctx, engine.BackendMetaFile); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.event(s.bs, corev1.EventTypeNormal, "BackendWipedOut", "WipeOut", "deleted %d object(s) in %d repositories and %s", removed, len(dirs), engine.BackendMetaFile)
+	flow.Eventf(r.Recorder, s.bs, corev1.EventTypeNormal, "BackendWipedOut", "WipeOut", "deleted %d object(s) in %d repositories and %s", removed, len(dirs), engine.BackendMetaFile)
 	return ctrl.Result{}, nil
 }
 
@@ -468,7 +457,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, orig *storagev1alpha1.Back
 	}
 	if orig.Status.Phase != bs.Status.Phase && bs.Status.Phase == storagev1alpha1.BackupStorageNotReady {
 		if c := shared.FindCondition(bs.Status.Conditions, storagev1alpha1.TypeBackendInitialized); c != nil {
-			r.event(bs, corev1.EventTypeWarning, string(c.Reason), "Initialize", "%s", c.Message)
+			flow.Eventf(r.Recorder, bs, corev1.EventTypeWarning, string(c.Reason), "Initialize", "%s", c.Message)
 		}
 	}
 	if err := r.Client.Status().Patch(ctx, bs, client.MergeFrom(orig)); err != nil {
@@ -476,12 +465,6 @@ func (r *Reconciler) patchStatus(ctx context.Context, orig *storagev1alpha1.Back
 		return client.IgnoreNotFound(err)
 	}
 	return nil
-}
-
-func (r *Reconciler) event(obj *storagev1alpha1.BackupStorage, kind, reason, action, format string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(obj, nil, kind, reason, action, format, args...)
-	}
 }
 
 func ptrTo[T any](v T) *T { return &v }

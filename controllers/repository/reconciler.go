@@ -23,6 +23,7 @@ import (
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
 	"github.com/cofferhq/coffer/controllers/backends"
+	"github.com/cofferhq/coffer/controllers/internal/flow"
 	"github.com/cofferhq/coffer/engine"
 	"github.com/cofferhq/coffer/engine/blob"
 )
@@ -127,8 +128,6 @@ type scope struct {
 	facts   facts
 }
 
-type phase func(ctx context.Context, s *scope) (ctrl.Result, error)
-
 // Reconcile runs the phases and writes status once.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	var repo storagev1alpha1.Repository
@@ -137,7 +136,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	s := &scope{repo: &repo}
 	if !repo.DeletionTimestamp.IsZero() {
-		return run(ctx, s, []phase{r.deleteSnapshots, r.wipeOut, r.removeFinalizer})
+		return flow.Run(ctx, s, r.deleteSnapshots, r.wipeOut, r.removeFinalizer)
 	}
 	if controllerutil.AddFinalizer(&repo, shared.Finalizer) {
 		if err := r.Client.Update(ctx, &repo); err != nil {
@@ -150,21 +149,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
-	result, retErr = run(ctx, s, []phase{r.observeSnapshots, r.checkStorage, r.checkEncryptionSecret, r.writeRepositoryFile})
+	result, retErr = flow.Run(ctx, s, r.observeSnapshots, r.checkStorage, r.checkEncryptionSecret, r.writeRepositoryFile)
 	if retErr == nil && result.IsZero() {
 		result.RequeueAfter = ResyncInterval
 	}
 	return result, retErr
-}
-
-func run(ctx context.Context, s *scope, phases []phase) (ctrl.Result, error) {
-	for _, p := range phases {
-		res, err := p(ctx, s)
-		if err != nil || !res.IsZero() {
-			return res, err
-		}
-	}
-	return ctrl.Result{}, nil
 }
 
 func (r *Reconciler) snapshotsOf(ctx context.Context, repo *storagev1alpha1.Repository) ([]storagev1alpha1.Snapshot, error) {
@@ -242,7 +231,7 @@ func (r *Reconciler) writeRepositoryFile(ctx context.Context, s *scope) (ctrl.Re
 		return ctrl.Result{}, err
 	}
 	if !shared.IsTrue(s.repo.Status.Conditions, storagev1alpha1.TypeRepositoryInitialized) {
-		r.event(s.repo, corev1.EventTypeNormal, "RepositoryInitialized", "Initialize", "wrote %s to %s", engine.RepositoryFile(dir), s.backend.Name())
+		flow.Eventf(r.Recorder, s.repo, corev1.EventTypeNormal, "RepositoryInitialized", "Initialize", "wrote %s to %s", engine.RepositoryFile(dir), s.backend.Name())
 	}
 	s.facts.initialized = true
 	if size, err := b.Size(ctx, dir); err == nil {
@@ -285,10 +274,10 @@ func (r *Reconciler) wipeOut(ctx context.Context, s *scope) (ctrl.Result, error)
 	defer b.Close()
 	n, err := b.DeletePrefix(ctx, backends.RepoDir(s.repo))
 	if err != nil {
-		r.event(s.repo, corev1.EventTypeWarning, "WipeOutFailed", "WipeOut", "deleting %s: %v", backends.RepoDir(s.repo), err)
+		flow.Eventf(r.Recorder, s.repo, corev1.EventTypeWarning, "WipeOutFailed", "WipeOut", "deleting %s: %v", backends.RepoDir(s.repo), err)
 		return ctrl.Result{}, err
 	}
-	r.event(s.repo, corev1.EventTypeNormal, "RepositoryWipedOut", "WipeOut", "deleted %d object(s) under %s", n, backends.RepoDir(s.repo))
+	flow.Eventf(r.Recorder, s.repo, corev1.EventTypeNormal, "RepositoryWipedOut", "WipeOut", "deleted %d object(s) under %s", n, backends.RepoDir(s.repo))
 	return ctrl.Result{}, nil
 }
 
@@ -313,13 +302,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, orig *storagev1alpha1.Repo
 		repo.Status.ObservedGeneration = repo.Generation
 	}
 	if orig.Status.Phase != repo.Status.Phase && repo.Status.Phase == storagev1alpha1.RepositoryNotReady && s.facts.notReady != "" {
-		r.event(repo, corev1.EventTypeWarning, string(storagev1alpha1.ReasonRepositoryInitializationFailed), "Initialize", "%s", s.facts.notReady)
+		flow.Eventf(r.Recorder, repo, corev1.EventTypeWarning, string(storagev1alpha1.ReasonRepositoryInitializationFailed), "Initialize", "%s", s.facts.notReady)
 	}
 	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, repo, client.MergeFrom(orig)))
-}
-
-func (r *Reconciler) event(obj *storagev1alpha1.Repository, kind, reason, action, format string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(obj, nil, kind, reason, action, format, args...)
-	}
 }

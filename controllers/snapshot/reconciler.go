@@ -17,6 +17,7 @@ import (
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
 	"github.com/cofferhq/coffer/controllers/backends"
+	"github.com/cofferhq/coffer/controllers/internal/flow"
 	"github.com/cofferhq/coffer/engine"
 	"github.com/cofferhq/coffer/engine/blob"
 )
@@ -92,9 +93,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if orig.Status.Phase != snap.Status.Phase {
 		switch snap.Status.Phase {
 		case storagev1alpha1.SnapshotSucceeded:
-			r.event(&snap, corev1.EventTypeNormal, "SnapshotSucceeded", "Backup", "every component succeeded (%s)", snap.Status.Size)
+			flow.Eventf(r.Recorder, &snap, corev1.EventTypeNormal, "SnapshotSucceeded", "Backup", "every component succeeded (%s)", snap.Status.Size)
 		case storagev1alpha1.SnapshotFailed:
-			r.event(&snap, corev1.EventTypeWarning, "SnapshotFailed", "Backup", "%s", failureMessage(&snap.Status))
+			flow.Eventf(r.Recorder, &snap, corev1.EventTypeWarning, "SnapshotFailed", "Backup", "%s", failureMessage(&snap.Status))
 		}
 	}
 	return result, client.IgnoreNotFound(r.Client.Status().Patch(ctx, &snap, client.MergeFrom(orig)))
@@ -156,10 +157,4 @@ func failureMessage(st *storagev1alpha1.SnapshotStatus) string {
 		}
 	}
 	return "the snapshot failed"
-}
-
-func (r *Reconciler) event(obj *storagev1alpha1.Snapshot, kind, reason, action, format string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(obj, nil, kind, reason, action, format, args...)
-	}
 }
