@@ -60,6 +60,13 @@ fuzz: ## a short run of every fuzz target
 	go test ./blueprints/ -run '^$$' -fuzz FuzzRender -fuzztime 30s
 	go test ./blueprints/ -run '^$$' -fuzz FuzzResolve -fuzztime 30s
 
+BENCH_FLAGS ?= -size 1GiB -rounds 3
+
+.PHONY: bench
+bench: ## Coffer's engine vs restic and kopia, table into bin/bench.md (~15 min; BENCH_FLAGS=-quick: 1 min)
+	@mkdir -p bin
+	go run ./bench/engine $(BENCH_FLAGS) -out bin/bench.md
+
 .PHONY: run
 run: build ## run the manager against a local envtest control plane (until the local cluster lands)
 	go run ./test/cmd/devcluster -- bin/coffer manager --log-format=console --leader-election-namespace=default
