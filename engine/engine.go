@@ -62,6 +62,9 @@ type BackupOptions struct {
 
 // RestoreOptions tune one restore.
 type RestoreOptions struct {
+	// Path is the backed-up path inside the snapshot (BackupSummary.Paths[0]). Given, it saves
+	// a lookup of the snapshot, which costs a whole restic start (key derivation included).
+	Path string
 	// Include restricts a directory restore to these paths inside the snapshot.
 	Include []string
 	// Progress, when set, receives progress reports while the restore runs.

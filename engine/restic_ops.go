@@ -172,14 +172,21 @@ type restoreMessage struct {
 // RestoreDirectory writes the snapshot's tree into target, where the snapshot's backed-up
 // directory becomes target itself.
 func (r *Restic) RestoreDirectory(ctx context.Context, repo Repo, snapshotID, target string, opts RestoreOptions) (*RestoreSummary, error) {
-	snap, err := r.snapshot(ctx, repo, snapshotID)
-	if err != nil {
-		return nil, err
+	source := snapshotID
+	path := opts.Path
+	if path == "" {
+		snap, err := r.snapshot(ctx, repo, snapshotID)
+		if err != nil {
+			return nil, err
+		}
+		source = snap.ID
+		if len(snap.Paths) == 1 {
+			path = snap.Paths[0]
+		}
 	}
 	// "<id>:<path>" restores the content of the backed-up directory, not the path leading to it.
-	source := snap.ID
-	if len(snap.Paths) == 1 {
-		source += ":" + snap.Paths[0]
+	if path != "" {
+		source += ":" + path
 	}
 	args := []string{source, "--target", target}
 	for _, inc := range opts.Include {
@@ -187,7 +194,7 @@ func (r *Restic) RestoreDirectory(ctx context.Context, repo Repo, snapshotID, ta
 	}
 	start := time.Now()
 	sum := &RestoreSummary{}
-	_, err = r.run(ctx, repo, invocation{op: "restore", args: args, onLine: func(line []byte) {
+	_, err := r.run(ctx, repo, invocation{op: "restore", args: args, onLine: func(line []byte) {
 		var m restoreMessage
 		if json.Unmarshal(line, &m) != nil {
 			return
@@ -213,16 +220,20 @@ func (r *Restic) RestoreDirectory(ctx context.Context, repo Repo, snapshotID, ta
 // RestoreStream writes the stream snapshot's single file to w; for a directory snapshot it
 // writes a tar archive of the tree.
 func (r *Restic) RestoreStream(ctx context.Context, repo Repo, snapshotID string, w io.Writer, opts RestoreOptions) (*RestoreSummary, error) {
-	snap, err := r.snapshot(ctx, repo, snapshotID)
-	if err != nil {
-		return nil, err
-	}
-	if len(snap.Paths) != 1 {
-		return nil, &Error{Op: "dump", Kind: ErrInvalidArgument, Message: fmt.Sprintf("snapshot %s has %d paths, a stream has one", snap.ShortID, len(snap.Paths))}
+	id, path := snapshotID, opts.Path
+	if path == "" {
+		snap, err := r.snapshot(ctx, repo, snapshotID)
+		if err != nil {
+			return nil, err
+		}
+		if len(snap.Paths) != 1 {
+			return nil, &Error{Op: "dump", Kind: ErrInvalidArgument, Message: fmt.Sprintf("snapshot %s has %d paths, a stream has one", snap.ShortID, len(snap.Paths))}
+		}
+		id, path = snap.ID, snap.Paths[0]
 	}
 	start := time.Now()
 	cw := &countingWriter{w: w}
-	if _, err := r.run(ctx, repo, invocation{op: "dump", args: []string{snap.ID, snap.Paths[0]}, stdout: cw}); err != nil {
+	if _, err := r.run(ctx, repo, invocation{op: "dump", args: []string{id, path}, stdout: cw}); err != nil {
 		return nil, err
 	}
 	sum := &RestoreSummary{FilesRestored: 1, BytesRestored: cw.n, Duration: time.Since(start)}

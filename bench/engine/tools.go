@@ -291,5 +291,5 @@ func (t cofferTool) Backup(ctx context.Context, r repo, dir string) (measured, e
 func (t cofferTool) Connect(context.Context, repo) (measured, error) { return measured{}, nil }
 
 func (t cofferTool) Restore(ctx context.Context, r repo, snap snapshot, target string) (measured, error) {
-	return runWorker(ctx, workerRequest{Op: "restore", Engine: t.tuning, Repo: t.repo(r), Snapshot: snap.id, Target: target})
+	return runWorker(ctx, workerRequest{Op: "restore", Engine: t.tuning, Repo: t.repo(r), Snapshot: snap.id, Dir: snap.path, Target: target})
 }

@@ -161,7 +161,8 @@ func backup(ctx context.Context, c client.Client, o *backupOptions, snap *storag
 	componentPath := engine.ComponentPath(snap.Spec.Version, snap.Spec.Session, o.component)
 	repo := backends.Component(backend, repoObj, componentPath, password, o.cacheDir)
 
-	if err := preflight(ctx, backend, o.retryTimeout); err != nil {
+	initialized, err := preflight(ctx, repo, o.retryTimeout)
+	if err != nil {
 		return nil, err
 	}
 	running := fieldsOf(storagev1alpha1.Component{
@@ -174,8 +175,10 @@ func backup(ctx context.Context, c client.Client, o *backupOptions, snap *storag
 	}
 
 	eng := o.newEngine()
-	if err := eng.Init(ctx, repo); err != nil {
-		return nil, err
+	if !initialized {
+		if err := eng.Init(ctx, repo); err != nil {
+			return nil, err
+		}
 	}
 	progress := startProgress(ctx, o.progressInterval, stderr, func(ctx context.Context, p engine.Progress) error {
 		fields := map[string]any{"resticStats": []storagev1alpha1.ResticStats{{Progress: resticProgress(p)}}}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path"
 	"strings"
 	"sync"
 	"syscall"
@@ -155,19 +156,21 @@ func failureMessage(ctx context.Context, err error) string {
 // preflight opens the backend and lists its root, so that a missing bucket or a dead endpoint
 // fails within seconds, with the bucket's name in the message: restic would create a missing S3
 // bucket on init and retry a dead endpoint for many minutes.
-func preflight(ctx context.Context, backend engine.Backend, timeout time.Duration) error {
+func preflight(ctx context.Context, repo engine.Repo, timeout time.Duration) (initialized bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	b, err := blob.Open(ctx, backend)
+	b, err := blob.Open(ctx, repo.Location.Backend)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer func() { _ = b.Close() }()
 	if err := b.Check(ctx); err != nil {
 		// The blob error names the backend, bucket and prefix, and keeps the provider's words.
-		return fmt.Errorf("backend check: %w", err)
+		return false, fmt.Errorf("backend check: %w", err)
 	}
-	return nil
+	// A restic repository exists once its config object does. Knowing it here spares the
+	// backup a restic start (about 0.7 s of key derivation) just to find that out.
+	return b.Exists(ctx, path.Join(repo.Location.Key(), "config"))
 }
 
 // Status patches.

@@ -161,6 +161,7 @@ func restore(ctx context.Context, c client.Client, o *restoreOptions, rs *corev1
 			"(status.components.%s.resticStats[0].summary.id is empty; the component's phase is %q)", from, o.component, o.component, comp.Phase)
 	}
 	snapshotID := comp.ResticStats[0].Summary.ID
+	hostPath := comp.ResticStats[0].Summary.HostPath
 	componentPath := comp.Path
 	if componentPath == "" {
 		componentPath = engine.ComponentPath(snap.Spec.Version, snap.Spec.Session, o.component)
@@ -189,7 +190,7 @@ func restore(ctx context.Context, c client.Client, o *restoreOptions, rs *corev1
 	}
 	repo := backends.Component(backend, repoObj, componentPath, password, o.cacheDir)
 
-	if err := preflight(ctx, backend, o.retryTimeout); err != nil {
+	if _, err := preflight(ctx, repo, o.retryTimeout); err != nil {
 		return nil, from, err
 	}
 	running := fieldsOf(corev1alpha1.ComponentRestoreStatus{Phase: storagev1alpha1.ComponentRunning}, "progress", "duration", "error")
@@ -202,7 +203,7 @@ func restore(ctx context.Context, c client.Client, o *restoreOptions, rs *corev1
 		return patchComponent(ctx, c, rs, o.component, map[string]any{"progress": resticProgress(p)}, 1)
 	})
 	defer progress.stop()
-	opts := engine.RestoreOptions{Progress: progress.update}
+	opts := engine.RestoreOptions{Path: hostPath, Progress: progress.update}
 	var sum *engine.RestoreSummary
 	switch {
 	case o.target != "":
