@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -181,4 +182,44 @@ func Component(backend engine.Backend, repo *storagev1alpha1.Repository, compone
 		Password: password,
 		CacheDir: cacheDir,
 	}
+}
+
+// DefaultStorage is the namespace's BackupStorage with spec.default, used by configurations
+// that name no storage. None, or more than one, is an error that names them.
+func DefaultStorage(ctx context.Context, c client.Reader, namespace string) (*storagev1alpha1.BackupStorage, error) {
+	defaults, err := DefaultStorages(ctx, c, namespace)
+	if err != nil {
+		return nil, err
+	}
+	switch len(defaults) {
+	case 0:
+		return nil, fmt.Errorf("namespace %s has no default BackupStorage (spec.default: true)", namespace)
+	case 1:
+		return &defaults[0], nil
+	}
+	return nil, fmt.Errorf("namespace %s has %d default BackupStorages (%s); keep spec.default on one", namespace, len(defaults), storageNames(defaults))
+}
+
+// DefaultStorages lists the namespace's BackupStorages with spec.default, by name.
+func DefaultStorages(ctx context.Context, c client.Reader, namespace string) ([]storagev1alpha1.BackupStorage, error) {
+	var list storagev1alpha1.BackupStorageList
+	if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	var out []storagev1alpha1.BackupStorage
+	for _, bs := range list.Items {
+		if bs.Spec.Default && bs.DeletionTimestamp.IsZero() {
+			out = append(out, bs)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func storageNames(list []storagev1alpha1.BackupStorage) string {
+	names := make([]string, len(list))
+	for i, bs := range list {
+		names[i] = bs.Name
+	}
+	return strings.Join(names, ", ")
 }

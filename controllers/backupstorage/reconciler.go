@@ -66,6 +66,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		Watches(&storagev1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(storageOfRepository),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.storagesUsingSecret)).
+		// A neighbour that becomes or stops being default changes this storage's conflict.
+		Watches(&storagev1alpha1.BackupStorage{}, handler.EnqueueRequestsFromMapFunc(r.defaultNeighbours),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("backupstorage").
 		Complete(r)
 }
@@ -108,6 +111,20 @@ func (r *Reconciler) storagesUsingSecret(ctx context.Context, o client.Object) [
 	return out
 }
 
+func (r *Reconciler) defaultNeighbours(ctx context.Context, o client.Object) []reconcile.Request {
+	defaults, err := backends.DefaultStorages(ctx, r.Client, o.GetNamespace())
+	if err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range defaults {
+		if defaults[i].Name != o.GetName() {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&defaults[i])})
+		}
+	}
+	return out
+}
+
 // scope is one reconcile's state.
 type scope struct {
 	bs      *storagev1alpha1.BackupStorage
@@ -145,11 +162,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
-	result, retErr = flow.Run(ctx, s, r.resolveBackend, r.openBackend, r.initMetadata, r.listRepositories)
+	result, retErr = flow.Run(ctx, s, r.checkDefault, r.resolveBackend, r.openBackend, r.initMetadata, r.listRepositories)
 	if retErr == nil && result.IsZero() {
 		result.RequeueAfter = ResyncInterval
 	}
 	return result, retErr
+}
+
+// checkDefault finds the other default storages of the namespace when this one is default.
+func (r *Reconciler) checkDefault(ctx context.Context, s *scope) (ctrl.Result, error) {
+	s.facts.isDefault = s.bs.Spec.Default
+	if !s.bs.Spec.Default {
+		return ctrl.Result{}, nil
+	}
+	defaults, err := backends.DefaultStorages(ctx, r.Client, s.bs.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	for _, d := range defaults {
+		if d.Name != s.bs.Name {
+			s.facts.otherDefaults = append(s.facts.otherDefaults, d.Name)
+		}
+	}
+	return ctrl.Result{}, nil
 }
 
 // resolveBackend reads the Secret and builds the engine backend.
@@ -446,6 +481,9 @@ func (r *Reconciler) patchStatus(ctx context.Context, orig *storagev1alpha1.Back
 	}
 	if !s.facts.needsSecret {
 		meta.RemoveStatusCondition(&bs.Status.Conditions, string(storagev1alpha1.TypeBackendSecretFound))
+	}
+	if !s.facts.isDefault {
+		meta.RemoveStatusCondition(&bs.Status.Conditions, string(storagev1alpha1.TypeDefaultStorageConflict))
 	}
 	if s.facts.sized {
 		bs.Status.Repositories = s.facts.repositories

@@ -2,6 +2,7 @@ package backupstorage
 
 import (
 	"errors"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -17,11 +18,14 @@ type facts struct {
 	needsSecret bool
 	secretErr   error
 	// backendErr is why the backend could not be reached or initialized; initialized that it was.
-	backendErr   error
-	initialized  bool
-	repositories []storagev1alpha1.RepositoryInfo
-	totalSize    int64
-	sized        bool
+	backendErr  error
+	initialized bool
+	isDefault   bool
+	// otherDefaults names the namespace's other default storages when this one is default too.
+	otherDefaults []string
+	repositories  []storagev1alpha1.RepositoryInfo
+	totalSize     int64
+	sized         bool
 }
 
 // conditions computes the storage's conditions from the facts.
@@ -35,6 +39,16 @@ func conditions(f *facts, generation int64) []metav1.Condition {
 			out = append(out, shared.NewCondition(storagev1alpha1.TypeBackendSecretFound, metav1.ConditionTrue,
 				storagev1alpha1.ReasonBackendSecretAvailable, "the Secret has every key the backend needs", generation))
 		}
+	}
+	if !f.isDefault {
+		// No condition: a storage that is not default cannot conflict.
+	} else if len(f.otherDefaults) > 0 {
+		out = append(out, shared.NewCondition(storagev1alpha1.TypeDefaultStorageConflict, metav1.ConditionTrue,
+			storagev1alpha1.ReasonMultipleDefaultStorages, "also default in this namespace: "+strings.Join(f.otherDefaults, ", ")+
+				"; configurations that name no storage fail until only one is default", generation))
+	} else {
+		out = append(out, shared.NewCondition(storagev1alpha1.TypeDefaultStorageConflict, metav1.ConditionFalse,
+			storagev1alpha1.ReasonSoleDefaultStorage, "no other BackupStorage of the namespace is default", generation))
 	}
 	switch {
 	case f.initialized:

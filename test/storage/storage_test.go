@@ -480,3 +480,47 @@ func TestSnapshotFileFollowsTheObject(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestDefaultStorageIsUnique(t *testing.T) {
+	ns := env.Namespace(t)
+	isDefault := func(bs *storagev1alpha1.BackupStorage) { bs.Spec.Default = true }
+	create(t, localStorage(ns, "first", t.TempDir(), isDefault))
+	first := eventually(t, &storagev1alpha1.BackupStorage{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "first"}}, "sole default",
+		func(bs *storagev1alpha1.BackupStorage) bool {
+			return storageReady(bs) && shared.IsFalse(bs.Status.Conditions, storagev1alpha1.TypeDefaultStorageConflict)
+		})
+	if got, err := backends.DefaultStorage(context.Background(), env.Client, ns); err != nil || got.Name != "first" {
+		t.Fatalf("DefaultStorage = %v, %v", got, err)
+	}
+
+	create(t, localStorage(ns, "second", t.TempDir(), isDefault), localStorage(ns, "plain", t.TempDir()))
+	for _, name := range []string{"first", "second"} {
+		bs := eventually(t, &storagev1alpha1.BackupStorage{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, name+" reports the conflict",
+			func(bs *storagev1alpha1.BackupStorage) bool {
+				return shared.IsTrue(bs.Status.Conditions, storagev1alpha1.TypeDefaultStorageConflict)
+			})
+		if bs.Status.Phase != storagev1alpha1.BackupStorageReady {
+			t.Errorf("%s: a default conflict must not make the storage NotReady", name)
+		}
+	}
+	plain := eventually(t, &storagev1alpha1.BackupStorage{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "plain"}}, "plain Ready", storageReady)
+	if shared.HasCondition(plain.Status.Conditions, storagev1alpha1.TypeDefaultStorageConflict) {
+		t.Error("a storage that is not default reports a default conflict")
+	}
+	if _, err := backends.DefaultStorage(context.Background(), env.Client, ns); err == nil || !strings.Contains(err.Error(), "first, second") {
+		t.Fatalf("two defaults: %v", err)
+	}
+
+	// The second gives up default: the first is alone again.
+	second := &storagev1alpha1.BackupStorage{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "second"}}
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(second), second); err != nil {
+		t.Fatal(err)
+	}
+	second.Spec.Default = false
+	if err := env.Client.Update(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, first, "conflict resolved", func(bs *storagev1alpha1.BackupStorage) bool {
+		return shared.IsFalse(bs.Status.Conditions, storagev1alpha1.TypeDefaultStorageConflict)
+	})
+}

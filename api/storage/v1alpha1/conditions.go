@@ -13,6 +13,13 @@ const (
 	TypeBackendSecretFound          shared.ConditionType   = "BackendSecretFound"
 	ReasonBackendSecretAvailable    shared.ConditionReason = "BackendSecretAvailable"
 	ReasonBackendSecretNotAvailable shared.ConditionReason = "BackendSecretNotAvailable"
+
+	// DefaultStorageConflict (True is bad): another BackupStorage of the namespace is default
+	// too. It does not make the storage NotReady; configurations that name no storage fail
+	// until one of them gives up spec.default.
+	TypeDefaultStorageConflict    shared.ConditionType   = "DefaultStorageConflict"
+	ReasonMultipleDefaultStorages shared.ConditionReason = "MultipleDefaultStorages"
+	ReasonSoleDefaultStorage      shared.ConditionReason = "SoleDefaultStorage"
 )
 
 // Repository conditions.
