@@ -51,8 +51,12 @@ vet:
 	go vet ./...
 
 .PHONY: test
-test: vet verify-gen ## generated files current, then unit and envtest suites in one run
-	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" go test $(GO_TEST_FLAGS) ./...
+test: vet verify-gen tools ## generated files current, then unit and envtest suites in one run
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" go test -timeout 20m $(GO_TEST_FLAGS) ./...
+
+.PHONY: tools
+tools: ## build (once) the pinned restic, kopia and storage servers the tests run
+	@for t in restic versitygw fake-gcs-server azurite kopia; do hack/tools.sh $$t >/dev/null; done
 
 .PHONY: fuzz
 fuzz: ## a short run of every fuzz target
