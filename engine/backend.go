@@ -121,8 +121,11 @@ func (b Backend) Name() string {
 	case b.Local != nil:
 		return "local " + b.Local.Path
 	case b.S3 != nil:
-		u, _ := b.S3.endpointURL()
-		return "s3 " + strings.TrimSuffix(u.String(), "/") + "/" + joinKey(b.S3.Bucket, b.S3.Prefix)
+		endpoint := b.S3.Endpoint
+		if u, err := b.S3.endpointURL(); err == nil {
+			endpoint = strings.TrimSuffix(u.String(), "/")
+		}
+		return "s3 " + endpoint + "/" + joinKey(b.S3.Bucket, b.S3.Prefix)
 	case b.GCS != nil:
 		return "gcs gs://" + joinKey(b.GCS.Bucket, b.GCS.Prefix)
 	case b.Azure != nil:

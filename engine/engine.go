@@ -172,6 +172,11 @@ type CheckOptions struct {
 	ReadData bool
 	// ReadDataSubset reads a part: "n/t" (group n of t), "x%" or a size such as "500M".
 	ReadDataSubset string
+	// NoLock checks without taking restic's exclusive lock, so a check right after a backup is
+	// not refused because of a stale lock left by a killed backup on another host (restic counts
+	// those stale only after 30 minutes). A concurrent prune can then make it report damage
+	// that is not there; use it where no prune runs at the same time.
+	NoLock bool
 }
 
 // Stats is a repository's stored size.

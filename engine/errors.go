@@ -114,7 +114,7 @@ func classify(code int, message string) Kind {
 		"authenticationfailed", "authorizationfailure", "403 forbidden", "permission denied", "unauthorized"):
 		return ErrAccessDenied
 	case containsAny(m, "connection refused", "no such host", "i/o timeout", "network is unreachable",
-		"connection reset", "tls: ", "x509: ", "context deadline exceeded", "eof"):
+		"connection reset", "tls: ", "x509: ", "context deadline exceeded"):
 		return ErrUnreachable
 	case containsAny(m, "no matching id found", "no snapshot found", "snapshot not found"):
 		return ErrSnapshotNotFound

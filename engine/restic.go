@@ -147,7 +147,13 @@ func (r *Restic) run(ctx context.Context, repo Repo, inv invocation) (*result, e
 		res.stdout, res.errors, readErr = readJSONLines(stdout, inv.onLine)
 	}
 	waitErr := cmd.Wait()
-	srcErr := <-sourceErr
+	var srcErr error
+	select {
+	case srcErr = <-sourceErr:
+	case <-time.After(time.Second):
+		// restic exited while the source is still blocked in a read: restic's own error is the
+		// story. The feeding goroutine ends when the caller closes its source.
+	}
 
 	if srcErr != nil {
 		return res, &Error{Op: inv.op, Kind: ErrSourceFailed, ExitCode: exitCode(waitErr),
@@ -182,20 +188,36 @@ func (r *Restic) run(ctx context.Context, repo Repo, inv invocation) (*result, e
 	return res, nil
 }
 
-// feed copies the source into restic's stdin. On a read error it interrupts restic and leaves
-// the pipe open: restic must never see end-of-input for a source that failed, or it would save
-// the truncated stream as a snapshot. An interrupted restic removes its lock and exits without
-// saving if it can; one blocked on its input does not, and is killed after grace. Wait closes
-// the pipe afterwards.
+// feed copies the source into restic's stdin and returns the source's read error, if any.
+// On a read error it interrupts restic and leaves the pipe open: restic must never see
+// end-of-input for a source that failed, or it would save the truncated stream as a snapshot.
+// An interrupted restic removes its lock and exits without saving if it can; one blocked on its
+// input does not, and is killed after grace. Wait closes the pipe afterwards. A failed write
+// means restic exited by itself; its exit status, not the pipe, explains why.
 func feed(stdin io.WriteCloser, src io.Reader, proc *os.Process, grace time.Duration) error {
-	_, err := io.Copy(stdin, src)
-	if err != nil && !errors.Is(err, syscall.EPIPE) {
+	r := &readErrRecorder{r: src}
+	_, _ = io.Copy(stdin, r)
+	if r.err != nil {
 		_ = proc.Signal(syscall.SIGINT)
 		time.AfterFunc(grace, func() { _ = proc.Kill() })
-		return err
+		return r.err
 	}
 	_ = stdin.Close()
 	return nil
+}
+
+// readErrRecorder remembers a read error other than end of input.
+type readErrRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 func exitCode(err error) int {

@@ -384,6 +384,9 @@ type checkMessage struct {
 // Check verifies the repository; damage is reported as ErrIntegrity with restic's findings.
 func (r *Restic) Check(ctx context.Context, repo Repo, opts CheckOptions) error {
 	var args []string
+	if opts.NoLock {
+		args = append(args, "--no-lock")
+	}
 	switch {
 	case opts.ReadData:
 		args = append(args, "--read-data")

@@ -237,6 +237,14 @@ func TestErrorsAreClassified(t *testing.T) {
 	expectKind(t, r.Init(ctx, wrong), engine.ErrWrongPassword, "wrong password")
 	_, err = r.BackupStream(ctx, wrong, strings.NewReader("x"), engine.BackupOptions{})
 	expectKind(t, err, engine.ErrWrongPassword, "wrong password")
+	// A stream larger than the pipe: restic's refusal, not the broken pipe, is the error.
+	_, err = r.BackupStream(ctx, wrong, io.LimitReader(zeros{}, 64<<20), engine.BackupOptions{})
+	expectKind(t, err, engine.ErrWrongPassword, "wrong password")
+	// A source that blocks forever does not keep restic's own failure from being returned.
+	blocked := make(chan struct{})
+	defer close(blocked)
+	_, err = r.BackupStream(ctx, wrong, blockingReader{blocked}, engine.BackupOptions{})
+	expectKind(t, err, engine.ErrWrongPassword, "wrong password")
 
 	_, err = r.RestoreStream(ctx, repo, "deadbeef", io.Discard, engine.RestoreOptions{})
 	expectKind(t, err, engine.ErrSnapshotNotFound, "deadbeef")
@@ -365,6 +373,20 @@ func TestKilledBackupLeavesUsableRepository(t *testing.T) {
 			}
 		})
 	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+type blockingReader struct{ done <-chan struct{} }
+
+func (b blockingReader) Read([]byte) (int, error) {
+	<-b.done
+	return 0, io.EOF
 }
 
 type errReader struct{ err error }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,7 +59,8 @@ func (o *executorOptions) addFlags(cmd *cobra.Command) {
 		restic = "restic"
 	}
 	f.StringVar(&o.restic, "restic", restic, "restic executable ($COFFER_RESTIC, else restic from $PATH)")
-	f.StringVar(&o.cacheDir, "cache-dir", "", "restic cache directory; no cache when empty")
+	f.StringVar(&o.cacheDir, "cache-dir", filepath.Join(os.TempDir(), "coffer-restic-cache"),
+		"restic cache directory (restic keeps one subdirectory per repository); no cache when empty")
 	f.DurationVar(&o.retryTimeout, "retry-timeout", 2*time.Minute, "how long restic may retry a failing backend before the run fails")
 	f.DurationVar(&o.progressInterval, "progress-interval", defaultProgressInterval, "how often progress is written to the status")
 	_ = cmd.MarkFlagRequired("namespace")
@@ -367,7 +369,9 @@ func (s *shellCommand) stop() {
 }
 
 func (s *shellCommand) failure(err error) error {
-	msg := fmt.Sprintf("command %q failed: %v", s.script, err)
+	// The script is not quoted: it often carries credentials, and this message ends up in the
+	// object's status and in Events.
+	msg := fmt.Sprintf("the --command failed: %v", err)
 	if tail := s.stderr.lastLines(3); tail != "" {
 		msg += ": " + tail
 	}
@@ -391,7 +395,7 @@ func startCommandSource(ctx context.Context, script string, stderr io.Writer) (*
 	}
 	if err := sh.cmd.Start(); err != nil {
 		sh.cancel()
-		return nil, fmt.Errorf("starting command %q: %w", script, err)
+		return nil, fmt.Errorf("starting the --command: %w", err)
 	}
 	return &commandSource{sh: sh, out: out}, nil
 }

@@ -160,6 +160,11 @@ func restore(ctx context.Context, c client.Client, o *restoreOptions, rs *corev1
 		return nil, from, fmt.Errorf("Snapshot %s records no restic snapshot for component %q "+
 			"(status.components.%s.resticStats[0].summary.id is empty; the component's phase is %q)", from, o.component, o.component, comp.Phase)
 	}
+	if comp.Phase != storagev1alpha1.ComponentSucceeded {
+		// A failed component may lack files (restic could not read them) or failed its
+		// integrity check: restoring it would pass off a damaged backup as a good one.
+		return nil, from, fmt.Errorf("component %q of Snapshot %s is %s, not Succeeded: %s", o.component, from, comp.Phase, comp.Error)
+	}
 	snapshotID := comp.ResticStats[0].Summary.ID
 	hostPath := comp.ResticStats[0].Summary.HostPath
 	componentPath := comp.Path
@@ -241,7 +246,7 @@ func restoreIntoCommand(ctx context.Context, eng engine.Engine, repo engine.Repo
 	}
 	if err := sh.cmd.Start(); err != nil {
 		sh.cancel()
-		return nil, fmt.Errorf("starting command %q: %w", script, err)
+		return nil, fmt.Errorf("starting the --command: %w", err)
 	}
 	sum, err := eng.RestoreStream(ctx, repo, snapshotID, in, opts)
 	if err != nil && !errors.Is(err, engine.ErrTargetFailed) {
@@ -254,7 +259,7 @@ func restoreIntoCommand(ctx context.Context, eng engine.Engine, repo engine.Repo
 		return nil, werr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("command %q stopped reading its input before the end: %w", script, errors.Unwrap(err))
+		return nil, fmt.Errorf("the --command stopped reading its input before the end: %w", errors.Unwrap(err))
 	}
 	return sum, nil
 }

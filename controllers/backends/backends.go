@@ -2,6 +2,7 @@ package backends
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -47,6 +48,12 @@ func (e *SecretError) Error() string {
 }
 
 func (e *SecretError) Unwrap() error { return e.Err }
+
+// IsSecretError tells a Secret problem (fixed by creating or filling the Secret) from others.
+func IsSecretError(err error) bool {
+	var se *SecretError
+	return errors.As(err, &se)
+}
 
 // ReadSecret returns the Secret's data, requiring the given keys to be present and non-empty.
 func ReadSecret(ctx context.Context, c client.Reader, namespace, name string, required ...string) (map[string][]byte, error) {
@@ -124,6 +131,14 @@ func ForStorage(ctx context.Context, c client.Reader, bs *storagev1alpha1.Backup
 		return engine.Backend{Azure: out}, nil
 	}
 	return engine.Backend{}, fmt.Errorf("spec.storage.provider %q is not supported", st.Provider)
+}
+
+// UsagePolicyOf is the storage's usage policy; none means the default, its own namespace only.
+func UsagePolicyOf(bs *storagev1alpha1.BackupStorage) shared.UsagePolicy {
+	if bs.Spec.UsagePolicy == nil {
+		return shared.UsagePolicy{}
+	}
+	return *bs.Spec.UsagePolicy
 }
 
 // SecretName is the Secret a BackupStorage's backend names, "" when it needs none.

@@ -53,6 +53,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=storage.coffer.dev,resources=snapshots,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=storage.coffer.dev,resources=snapshots/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the controller and the Repository index it uses.
@@ -192,7 +193,7 @@ func (r *Reconciler) resolveBackend(ctx context.Context, s *scope) (ctrl.Result,
 	s.facts.needsSecret = backends.SecretName(s.bs) != ""
 	b, err := backends.ForStorage(ctx, r.Client, s.bs)
 	if err != nil {
-		if isSecretError(err) {
+		if backends.IsSecretError(err) {
 			s.facts.secretErr = err
 			// The Secret watch brings the storage back when the Secret appears or changes.
 			return ctrl.Result{}, nil
@@ -239,11 +240,21 @@ func (r *Reconciler) initMetadata(ctx context.Context, s *scope) (ctrl.Result, e
 			return ctrl.Result{}, s.facts.backendErr
 		}
 		flow.Eventf(r.Recorder, s.bs, corev1.EventTypeNormal, "BackendInitialized", "Initialize", "wrote %s to %s", engine.BackendMetaFile, s.backend.Name())
-	} else if !shared.IsTrue(s.bs.Status.Conditions, storagev1alpha1.TypeBackendInitialized) {
-		// First sight of a backend that already holds data: bring its repositories back.
+	}
+	if _, done := s.bs.Annotations[backends.SyncedAnnotation]; !done {
+		// First sight of this backend: bring back the repositories it holds (none if this
+		// reconcile just initialized it), once; later outages do not repeat it.
 		if err := r.syncFromBackend(ctx, s); err != nil {
 			s.facts.backendErr = fmt.Errorf("re-creating repositories from the backend: %w", err)
 			return ctrl.Result{}, s.facts.backendErr
+		}
+		patch := client.MergeFrom(s.bs.DeepCopy())
+		if s.bs.Annotations == nil {
+			s.bs.Annotations = map[string]string{}
+		}
+		s.bs.Annotations[backends.SyncedAnnotation] = time.Now().UTC().Format(time.RFC3339)
+		if err := r.Client.Patch(ctx, s.bs, patch); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	s.meta = meta
@@ -252,7 +263,9 @@ func (r *Reconciler) initMetadata(ctx context.Context, s *scope) (ctrl.Result, e
 }
 
 // syncFromBackend re-creates the Repositories and Snapshots whose files the backend holds and
-// that do not exist in the cluster.
+// that do not exist in the cluster. A file that cannot be read, a namespace that does not exist
+// or that the storage's usage policy does not admit is reported in an Event and skipped, so one
+// bad directory does not keep the storage from becoming Ready; API errors are retried.
 func (r *Reconciler) syncFromBackend(ctx context.Context, s *scope) error {
 	found, err := backends.Discover(ctx, s.bucket)
 	if err != nil {
@@ -262,9 +275,13 @@ func (r *Reconciler) syncFromBackend(ctx context.Context, s *scope) error {
 	synced := 0
 	for _, f := range found {
 		if f.Err != nil {
-			errs = append(errs, f.Err)
+			flow.Eventf(r.Recorder, s.bs, corev1.EventTypeWarning, "SyncSkipped", "Sync", "%s: %v", f.Dir, f.Err)
 		}
 		if f.Repository == nil {
+			continue
+		}
+		if why := r.refuseNamespace(ctx, s.bs, f.Repository.Metadata.Namespace); why != "" {
+			flow.Eventf(r.Recorder, s.bs, corev1.EventTypeWarning, "SyncSkipped", "Sync", "%s: %s", f.Dir, why)
 			continue
 		}
 		created, err := r.recreate(ctx, s.bs, f)
@@ -277,6 +294,24 @@ func (r *Reconciler) syncFromBackend(ctx context.Context, s *scope) error {
 		flow.Eventf(r.Recorder, s.bs, corev1.EventTypeNormal, "RepositoriesSynced", "Sync", "re-created %d object(s) from the backend's files", synced)
 	}
 	return kerrors.NewAggregate(errs)
+}
+
+// refuseNamespace says why objects found on the backend may not be re-created in namespace ns:
+// anyone who can write to the bucket must not be able to create objects where the storage's
+// usage policy does not reach.
+func (r *Reconciler) refuseNamespace(ctx context.Context, bs *storagev1alpha1.BackupStorage, ns string) string {
+	var nsObj corev1.Namespace
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: ns}, &nsObj); err != nil {
+		return fmt.Sprintf("namespace %q: %v", ns, err)
+	}
+	ok, err := backends.UsagePolicyOf(bs).Allows(bs.Namespace, ns, nsObj.Labels)
+	if err != nil {
+		return fmt.Sprintf("spec.usagePolicy: %v", err)
+	}
+	if !ok {
+		return fmt.Sprintf("spec.usagePolicy does not admit namespace %q", ns)
+	}
+	return ""
 }
 
 func (r *Reconciler) recreate(ctx context.Context, bs *storagev1alpha1.BackupStorage, f backends.FoundRepository) (int, error) {
@@ -435,18 +470,13 @@ func (r *Reconciler) wipeOut(ctx context.Context, s *scope) (ctrl.Result, error)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	found, err := backends.Discover(ctx, b)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
+	// Only what this storage recorded: another storage or a KubeStash installation may share
+	// the root, and a directory Coffer never listed is not Coffer's to delete.
 	dirs := map[string]bool{}
 	if meta != nil {
 		for _, repo := range meta.Repositories {
 			dirs[engine.CleanKey(repo.Directory)] = true
 		}
-	}
-	for _, f := range found {
-		dirs[f.Dir] = true
 	}
 	removed := 0
 	for dir := range dirs {

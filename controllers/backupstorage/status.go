@@ -1,14 +1,12 @@
 package backupstorage
 
 import (
-	"errors"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
-	"github.com/cofferhq/coffer/controllers/backends"
 )
 
 // facts are what the phases observed; status is computed from them alone.
@@ -62,11 +60,4 @@ func conditions(f *facts, generation int64) []metav1.Condition {
 			storagev1alpha1.ReasonBackendInitializationFailed, "waiting for the backend's Secret", generation))
 	}
 	return out
-}
-
-// isSecretError tells a Secret problem (fixed by the admin creating or filling the Secret) from
-// a backend problem.
-func isSecretError(err error) bool {
-	var se *backends.SecretError
-	return errors.As(err, &se)
 }

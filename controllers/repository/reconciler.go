@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -184,12 +185,12 @@ func (r *Reconciler) checkStorage(ctx context.Context, s *scope) (ctrl.Result, e
 		// The storage watch brings the repository back when the storage becomes ready.
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
-	if bs.Spec.UsagePolicy != nil {
+	{
 		var ns corev1.Namespace
 		if err := r.Client.Get(ctx, client.ObjectKey{Name: s.repo.Namespace}, &ns); err != nil {
 			return ctrl.Result{}, err
 		}
-		ok, err := bs.Spec.UsagePolicy.Allows(bs.Namespace, s.repo.Namespace, ns.Labels)
+		ok, err := backends.UsagePolicyOf(bs).Allows(bs.Namespace, s.repo.Namespace, ns.Labels)
 		if err != nil {
 			s.facts.notReady = fmt.Sprintf("BackupStorage %s/%s has a broken spec.usagePolicy: %v", bs.Namespace, bs.Name, err)
 			return ctrl.Result{}, reconcile.TerminalError(err)
@@ -247,9 +248,16 @@ func (r *Reconciler) deleteSnapshots(ctx context.Context, s *scope) (ctrl.Result
 		return ctrl.Result{}, err
 	}
 	for i := range snaps {
+		if !snaps[i].DeletionTimestamp.IsZero() {
+			continue
+		}
 		if err := r.Client.Delete(ctx, &snaps[i]); client.IgnoreNotFound(err) != nil {
 			return ctrl.Result{}, err
 		}
+	}
+	if len(snaps) > 0 {
+		// Their finalizers need this Repository to find the backend; wait for them.
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
 	return ctrl.Result{}, nil
 }
@@ -260,10 +268,17 @@ func (r *Reconciler) wipeOut(ctx context.Context, s *scope) (ctrl.Result, error)
 		return ctrl.Result{}, nil
 	}
 	bs, err := backends.StorageOf(ctx, r.Client, s.repo)
-	if err != nil {
-		return ctrl.Result{}, err
+	var backend engine.Backend
+	if err == nil {
+		backend, err = backends.ForStorage(ctx, r.Client, bs)
 	}
-	backend, err := backends.ForStorage(ctx, r.Client, bs)
+	if apierrors.IsNotFound(err) || backends.IsSecretError(err) {
+		// Nothing can reach the data any more (the storage or its credentials are gone, as when
+		// a namespace is deleted): keeping the finalizer would block the deletion forever.
+		flow.Eventf(r.Recorder, s.repo, corev1.EventTypeWarning, "WipeOutSkipped", "WipeOut",
+			"cannot delete %s from the backend: %v; the data stays", backends.RepoDir(s.repo), err)
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -122,11 +122,16 @@ func (r *Reconciler) open(ctx context.Context, snap *storagev1alpha1.Snapshot) (
 	return b, &repo, nil
 }
 
-// finalize removes the snapshot's file. Removing its restic data is the retention Job's work,
-// which forgets the snapshot in restic before deleting the object.
+// finalize removes the snapshot's file under WipeOut; under Delete the file stays, so a
+// BackupStorage created over the data later re-creates the Snapshot. Removing the restic data
+// of a WipeOut snapshot is the retention Job's work, which forgets it in restic first.
 func (r *Reconciler) finalize(ctx context.Context, snap *storagev1alpha1.Snapshot) error {
 	if !controllerutil.ContainsFinalizer(snap, shared.Finalizer) {
 		return nil
+	}
+	if snap.Spec.DeletionPolicy != storagev1alpha1.DeletionPolicyWipeOut {
+		controllerutil.RemoveFinalizer(snap, shared.Finalizer)
+		return r.Client.Update(ctx, snap)
 	}
 	bucket, repo, err := r.open(ctx, snap)
 	switch {

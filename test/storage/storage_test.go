@@ -294,6 +294,16 @@ func TestStorageOverExistingDataRecreatesObjects(t *testing.T) {
 				ResticStats: []storagev1alpha1.ResticStats{{Summary: &storagev1alpha1.ResticSummary{ID: "abc123"}}}}}}}
 	writeYAML(t, filepath.Join(root, "demo/app/snapshots/app-daily-1.yaml"), backends.StoreSnapshot(snap))
 
+	// What must not be re-created: a repository in a namespace this cluster lacks, and a
+	// repository.yaml that is not one.
+	writeYAML(t, filepath.Join(root, "elsewhere/app/repository.yaml"), backends.StoreRepository(newRepository("no-such-namespace", "app", "x", "elsewhere/app")))
+	if err := os.MkdirAll(filepath.Join(root, "demo/broken"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "demo/broken/repository.yaml"), []byte("{not yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	create(t, encryptionSecret(ns, "encryption"), localStorage(ns, "restored", root))
 	eventually(t, &storagev1alpha1.BackupStorage{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restored"}}, "storage Ready", storageReady)
 
@@ -312,10 +322,35 @@ func TestStorageOverExistingDataRecreatesObjects(t *testing.T) {
 	if len(repo.Status.ComponentPaths) != 1 || repo.Status.ComponentPaths[0] != "repository/v1/daily/data" {
 		t.Errorf("componentPaths = %v", repo.Status.ComponentPaths)
 	}
-	eventually(t, &storagev1alpha1.BackupStorage{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restored"}}, "synced repository listed",
+	bs := eventually(t, &storagev1alpha1.BackupStorage{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restored"}}, "synced repository listed",
 		func(bs *storagev1alpha1.BackupStorage) bool {
 			return len(bs.Status.Repositories) == 1 && bs.Status.Repositories[0].Synced != nil && *bs.Status.Repositories[0].Synced
 		})
+	if _, ok := bs.Annotations[backends.SyncedAnnotation]; !ok {
+		t.Error("the storage does not record that it synced, so an outage would sync again")
+	}
+
+	// A repository deleted with policy Delete is not brought back by the storage later.
+	if err := env.Client.Delete(context.Background(), repo); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, repo)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(bs), bs); err != nil {
+			return err
+		}
+		bs.Spec.RuntimeSettings = &shared.RuntimeSettings{} // any spec change: a new reconcile
+		return env.Client.Update(context.Background(), bs)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, bs, "storage reconciled", func(bs *storagev1alpha1.BackupStorage) bool {
+		return bs.Status.ObservedGeneration == bs.Generation && len(bs.Status.Repositories) == 0
+	})
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(repo), repo); !apierrors.IsNotFound(err) {
+		t.Errorf("a deleted repository came back: %v", err)
+	}
 }
 
 func TestDeletionPolicies(t *testing.T) {
@@ -367,14 +402,19 @@ func TestDeletionPolicies(t *testing.T) {
 		}
 	}
 
-	// WipeOut: everything Coffer wrote goes.
+	// WipeOut: everything this storage wrote goes; what others wrote on the same root stays.
+	foreign := filepath.Join(wipeRoot, "kubestash/app/repository.yaml")
+	writeYAML(t, foreign, backends.StoreRepository(newRepository(ns, "theirs", "other", "kubestash/app")))
 	wipe := &storagev1alpha1.BackupStorage{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "wipe"}}
 	if err := env.Client.Delete(context.Background(), wipe); err != nil {
 		t.Fatal(err)
 	}
 	gone(t, wipe)
+	if _, err := os.Stat(foreign); err != nil {
+		t.Errorf("WipeOut deleted another installation's repository: %v", err)
+	}
 	entries, _ := os.ReadDir(wipeRoot)
-	if len(entries) != 0 {
+	if len(entries) != 1 || entries[0].Name() != "kubestash" {
 		var names []string
 		for _, e := range entries {
 			names = append(names, e.Name())
@@ -470,12 +510,27 @@ func TestSnapshotFileFollowsTheObject(t *testing.T) {
 	})
 	eventually(t, bad, "failed", func(s *storagev1alpha1.Snapshot) bool { return s.Status.Phase == storagev1alpha1.SnapshotFailed })
 
+	// Delete policy: the object goes, the file stays for a later re-creation.
 	if err := env.Client.Delete(context.Background(), snap); err != nil {
 		t.Fatal(err)
 	}
 	gone(t, snap)
-	if _, err := os.Stat(file); !os.IsNotExist(err) {
-		t.Errorf("the file outlived the Snapshot: %v", err)
+	if _, err := os.Stat(file); err != nil {
+		t.Errorf("a Snapshot with deletionPolicy Delete took its file: %v", err)
+	}
+	// WipeOut: the file goes with the object.
+	badFile := filepath.Join(root, "demo/app/snapshots/app-daily-2.yaml")
+	eventually(t, bad, "failed snapshot uploaded", func(*storagev1alpha1.Snapshot) bool { _, err := os.Stat(badFile); return err == nil })
+	bad.Spec.DeletionPolicy = storagev1alpha1.DeletionPolicyWipeOut
+	if err := env.Client.Update(context.Background(), bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(context.Background(), bad); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, bad)
+	if _, err := os.Stat(badFile); !os.IsNotExist(err) {
+		t.Errorf("a WipeOut Snapshot left its file: %v", err)
 	}
 }
 
