@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crenvtest "sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
 	"github.com/cofferhq/coffer/api/shared"
@@ -35,15 +36,19 @@ import (
 	"github.com/cofferhq/coffer/test/servers"
 )
 
-// executorRules are all the executor may do; the tests run it as a user bound to exactly these,
-// so a request it needs but the Job's ServiceAccount would lack fails here.
-var executorRules = []rbacv1.PolicyRule{
-	{APIGroups: []string{"storage.coffer.dev"}, Resources: []string{"snapshots"}, Verbs: []string{"get", "list"}},
-	{APIGroups: []string{"storage.coffer.dev"}, Resources: []string{"snapshots/status"}, Verbs: []string{"patch"}},
-	{APIGroups: []string{"storage.coffer.dev"}, Resources: []string{"repositories", "backupstorages"}, Verbs: []string{"get"}},
-	{APIGroups: []string{"core.coffer.dev"}, Resources: []string{"restoresessions"}, Verbs: []string{"get"}},
-	{APIGroups: []string{"core.coffer.dev"}, Resources: []string{"restoresessions/status"}, Verbs: []string{"patch"}},
-	{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}},
+// executorRole is config/rbac/executor_role.yaml, all the executor may do; the tests run it
+// as a user bound to exactly these rules, so a request it needs but the Job's ServiceAccount
+// would lack fails here.
+func executorRole(t *testing.T, root string) *rbacv1.ClusterRole {
+	data, err := os.ReadFile(filepath.Join(root, "config", "rbac", "executor_role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role rbacv1.ClusterRole
+	if err := yaml.Unmarshal(data, &role); err != nil {
+		t.Fatal(err)
+	}
+	return &role
 }
 
 // harness runs the real `coffer backup` and `coffer restore` commands against envtest as a
@@ -57,7 +62,7 @@ type harness struct {
 func newHarness(t *testing.T, env *envtest.Env) *harness {
 	ctx := context.Background()
 	const user = "coffer-executor"
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: executorRules}
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: executorRole(t, env.RepoRoot).Rules}
 	binding := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: user},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user},
