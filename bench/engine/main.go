@@ -127,7 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		bins: map[string]string{"restic": *resticBin, "kopia": *kopiaBin, "versitygw": *versityBin}}
 	var errs []error
 	var err error
-	if c.size, err = parseSize(*size); err != nil || c.size < corpus.MiB {
+	if c.size, err = corpus.ParseSize(*size); err != nil || c.size < corpus.MiB {
 		errs = append(errs, fmt.Errorf("-size %q: want at least 1MiB", *size))
 	}
 	if c.rounds < 1 {
@@ -368,25 +368,6 @@ func checkFree(dir string, need int64) error {
 	return nil
 }
 
-// parseSize reads "1GiB", "64MiB", "512KiB", "1G", "8M" or a byte count; multiples are binary.
-func parseSize(s string) (int64, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KIB", corpus.KiB}, {"MIB", corpus.MiB}, {"GIB", corpus.GiB}, {"K", corpus.KiB}, {"M", corpus.MiB}, {"G", corpus.GiB}, {"B", 1}} {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return n * mult, nil
-}
 
 func formatSize(n int64) string {
 	switch {

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cofferhq/coffer/bench/corpus"
@@ -60,7 +58,7 @@ func run(args []string) error {
 	if *dir == "" && *dump == "" && *hash == "" {
 		return errors.New("nothing to do: give -dir, -dump or -hash")
 	}
-	total, err := parseSize(*size)
+	total, err := corpus.ParseSize(*size)
 	if err != nil {
 		return fmt.Errorf("-size: %w", err)
 	}
@@ -84,7 +82,7 @@ func run(args []string) error {
 		}
 	}
 	if *dump != "" {
-		n, err := parseSize(*dumpSize)
+		n, err := corpus.ParseSize(*dumpSize)
 		if err != nil {
 			return fmt.Errorf("-dump-size: %w", err)
 		}
@@ -152,23 +150,3 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// parseSize reads "1GiB", "256MiB", "64KiB", "1G", "8M" or a plain byte count; all multiples are
-// binary.
-func parseSize(s string) (int64, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KIB", corpus.KiB}, {"MIB", corpus.MiB}, {"GIB", corpus.GiB}, {"K", corpus.KiB}, {"M", corpus.MiB}, {"G", corpus.GiB}, {"B", 1}} {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return n * mult, nil
-}
