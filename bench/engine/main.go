@@ -368,7 +368,6 @@ func checkFree(dir string, need int64) error {
 	return nil
 }
 
-
 func formatSize(n int64) string {
 	switch {
 	case n >= corpus.GiB && n%corpus.GiB == 0:
