@@ -608,6 +608,9 @@ func testStreamRoundTrip(t *testing.T, h *harness) {
 		!strings.Contains(rc.Error, "exit status 3") || !strings.Contains(rc.Error, "psql: relation exists") {
 		t.Errorf("restore component = %s %q, want Failed with the command's exit status and words", rc.Phase, rc.Error)
 	}
+	if strings.Contains(rc.Error, "head -c 10") {
+		t.Errorf("the error quotes the --command script, which may hold credentials: %q", rc.Error)
+	}
 
 	// The RestoreSession's own encryption Secret, holding another password.
 	wrong := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "wrong"},
@@ -627,6 +630,16 @@ func testStreamRoundTrip(t *testing.T, h *harness) {
 	t.Logf("wrong password after %s: %s", r.took.Round(time.Millisecond), rc.Error)
 	if rc.Phase != storagev1alpha1.ComponentFailed || !strings.Contains(rc.Error, "wrong password") {
 		t.Errorf("restore component = %s %q, want Failed: wrong password", rc.Phase, rc.Error)
+	}
+
+	// A component that did not succeed (say, its integrity check failed) is not restored.
+	f.patchStatus(t, &storagev1alpha1.Snapshot{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "snap"}},
+		map[string]any{"components": map[string]any{"dump": map[string]any{"phase": "Failed", "error": "repository damaged"}}})
+	f.restoreSession(t, "damaged", "snap")
+	r = f.restore(ctx, "damaged", "dump", "--stdout")
+	mustFail(t, "restore of a failed component", r, time.Minute)
+	if rc = f.restoreComponent(t, "damaged", "dump"); rc.Phase != storagev1alpha1.ComponentFailed || !strings.Contains(rc.Error, "not Succeeded") {
+		t.Errorf("restore component = %s %q, want Failed: the component is not Succeeded", rc.Phase, rc.Error)
 	}
 }
 
