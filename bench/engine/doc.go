@@ -24,6 +24,6 @@
 // tool reads a corpus and repository that are most likely cached in memory; the numbers compare
 // CPU and write paths more than disk reads.
 //
-// It imports Coffer's engine and bench/corpus; S3 is a versitygw it starts itself, because
-// test/servers takes a testing.TB.
+// It imports Coffer's engine and bench/corpus; versitygw and the pinned tools come from
+// test/servers (RunS3, ToolPath), the same code the test suites use.
 package main

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/cofferhq/coffer/bench/corpus"
 	"github.com/cofferhq/coffer/engine"
+	"github.com/cofferhq/coffer/test/servers"
 )
 
 // CofferTuning is how Coffer's engine runs restic in this benchmark; Binary is filled in at run
@@ -176,7 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func execute(ctx context.Context, c *config, stdout, stderr io.Writer, wrap func(tool) tool) (err error) {
 	for name, p := range c.bins {
 		if p == "" {
-			if c.bins[name], err = toolPath(ctx, name); err != nil {
+			if c.bins[name], err = servers.ToolPath(name); err != nil {
 				return err
 			}
 		}
@@ -215,11 +215,11 @@ func execute(ctx context.Context, c *config, stdout, stderr io.Writer, wrap func
 	}
 
 	b := &bench{cfg: c, log: stderr, wrap: wrap}
-	b.s3, err = startVersityGW(ctx, c.bins["versitygw"], filepath.Join(c.work, "s3"))
+	b.s3, err = servers.RunS3(c.bins["versitygw"], filepath.Join(c.work, "s3"))
 	if err != nil {
 		return err
 	}
-	defer b.s3.stop()
+	defer b.s3.Stop()
 
 	header, err := describe(ctx, c)
 	if err != nil {
@@ -320,41 +320,6 @@ func memTotal() string {
 		}
 	}
 	return "unknown"
-}
-
-// toolPath asks hack/tools.sh for a pinned program, building it on first use.
-func toolPath(ctx context.Context, name string) (string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "tools.sh"), name)
-	cmd.Dir = root
-	var errBuf bytes.Buffer
-	cmd.Stderr = &errBuf
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/tools.sh %s: %w\n%s", name, err, errBuf.String())
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return strings.TrimSpace(lines[len(lines)-1]), nil
-}
-
-// repoRoot is the nearest directory up from the working directory with Coffer's go.mod.
-func repoRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.Contains(data, []byte("module github.com/cofferhq/coffer\n")) {
-			return dir, nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("not inside the coffer repository (%s); pass -restic, -kopia and -versitygw", wd)
-		}
-	}
 }
 
 func checkFree(dir string, need int64) error {

@@ -24,9 +24,6 @@ func TestMain(m *testing.M) {
 // TestQuick runs the quick mode end to end: every tool, every step, every restore verified, and
 // a number in every cell of the table. It asserts nothing about speed.
 func TestQuick(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs restic, kopia and versitygw on a 64 MiB corpus (about 30 s)")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

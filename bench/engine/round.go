@@ -10,13 +10,14 @@ import (
 	"syscall"
 
 	"github.com/cofferhq/coffer/bench/corpus"
+	"github.com/cofferhq/coffer/test/servers"
 )
 
 // bench runs the rounds.
 type bench struct {
 	cfg *config
 	log io.Writer
-	s3  *versity
+	s3  *servers.S3
 	// wrap, when set, wraps every tool.
 	wrap func(tool) tool
 }
@@ -72,7 +73,7 @@ func (b *bench) round(ctx context.Context, n int) (res roundResult, err error) {
 	bucket := fmt.Sprintf("round%d", n+1)
 	if !c.keep {
 		defer func() {
-			_ = b.s3.removeBucket(bucket)
+			_ = os.RemoveAll(filepath.Join(b.s3.Dir, bucket))
 			if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
 				err = rerr
 			}
@@ -207,12 +208,13 @@ func (b *bench) round(ctx context.Context, n int) (res roundResult, err error) {
 		res.set(mCPURestoreFS, t, m.cpu.Seconds())
 	}
 
-	if err := b.s3.createBucket(bucket); err != nil {
+	// versitygw's posix backend serves a new directory as a bucket at once.
+	if err := os.Mkdir(filepath.Join(b.s3.Dir, bucket), 0o755); err != nil {
 		return nil, err
 	}
 	s3repos := map[string]repo{}
 	for _, t := range order {
-		s3repos[t] = repo{s3: b.s3.location(bucket, t), client: filepath.Join(dir, "clients", t+"-s3")}
+		s3repos[t] = repo{s3: &s3Location{endpoint: b.s3.Endpoint, accessKey: b.s3.AccessKey, secretKey: b.s3.SecretKey, bucket: bucket, prefix: t}, client: filepath.Join(dir, "clients", t+"-s3")}
 		if err := b.tool(t).Init(ctx, s3repos[t]); err != nil {
 			return nil, err
 		}

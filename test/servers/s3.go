@@ -24,24 +24,51 @@ type S3 struct {
 	proc *process
 }
 
-// StartS3 starts versitygw on a free port of 127.0.0.1, with no buckets.
+// StartS3 starts versitygw on a free port of 127.0.0.1, with no buckets; the test's cleanup
+// stops it and, if the test failed, logs its output.
 func StartS3(t testing.TB) *S3 {
 	t.Helper()
-	bin := Tool(t, "versitygw")
-	port := freePort(t)
+	s, err := RunS3(Tool(t, "versitygw"), t.TempDir())
+	if err != nil {
+		t.Fatalf("servers: %v", err)
+	}
+	t.Cleanup(func() {
+		s.proc.stop()
+		if t.Failed() {
+			s.proc.logOutput(t)
+		}
+	})
+	return s
+}
+
+// RunS3 is StartS3 for programs that are not tests (the benchmark): the gateway serves dir/data
+// and logs to dir; the caller stops it.
+func RunS3(bin, dir string) (*S3, error) {
+	port, err := freePortErr()
+	if err != nil {
+		return nil, err
+	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s := &S3{
 		Endpoint:  "http://" + addr,
-		AccessKey: "coffer-" + randomHex(t, 6),
-		SecretKey: randomHex(t, 20),
-		Dir:       t.TempDir(),
+		AccessKey: "coffer-" + randomHex(nil, 6),
+		SecretKey: randomHex(nil, 20),
+		Dir:       filepath.Join(dir, "data"),
 	}
-	s.proc = startProcess(t, "versitygw", bin,
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	s.proc, err = launch(dir, "versitygw", bin,
 		[]string{"--port", addr, "posix", s.Dir},
 		[]string{"ROOT_ACCESS_KEY=" + s.AccessKey, "ROOT_SECRET_KEY=" + s.SecretKey})
+	if err != nil {
+		return nil, err
+	}
 	// Unsigned, so versitygw answers 403; any answer means it serves.
-	s.proc.waitReady(t, addr, answers(localClient, s.Endpoint+"/"))
-	return s
+	if err := s.proc.ready(addr, answers(localClient, s.Endpoint+"/")); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // bucketName is S3's rule for bucket names, less the rarer exclusions (IP addresses, xn--).

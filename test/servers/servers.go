@@ -64,17 +64,27 @@ var tools struct {
 	paths map[string]string
 }
 
-// Tool returns the path of a pinned program (restic, kopia, versitygw, ...), building it with hack/tools.sh on first use.
+// Tool returns the path of a pinned program (restic, kopia, versitygw, ...), building it with
+// hack/tools.sh on first use, and fails the test saying how to fix it when it cannot.
 func Tool(t testing.TB, name string) string {
 	t.Helper()
+	p, err := ToolPath(name)
+	if err != nil {
+		t.Fatalf("servers: %v", err)
+	}
+	return p
+}
+
+// ToolPath is Tool for programs that are not tests (the benchmark).
+func ToolPath(name string) (string, error) {
 	tools.Lock()
 	defer tools.Unlock()
 	if p, ok := tools.paths[name]; ok {
-		return p
+		return p, nil
 	}
 	root, err := repoRoot()
 	if err != nil {
-		t.Fatalf("servers: %v", err)
+		return "", err
 	}
 	cmd := exec.Command(filepath.Join(root, "hack", "tools.sh"), name)
 	cmd.Dir = root
@@ -82,39 +92,44 @@ func Tool(t testing.TB, name string) string {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("servers: hack/tools.sh %s failed: %v\n%s\nRun `hack/tools.sh %s` in %s to see why and fix it.",
+		return "", fmt.Errorf("hack/tools.sh %s failed: %v\n%s\nRun `hack/tools.sh %s` in %s to see why and fix it",
 			name, err, stderr.String(), name, root)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	p := strings.TrimSpace(lines[len(lines)-1])
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("servers: hack/tools.sh %s printed %q, which is not a file: %v", name, p, err)
+		return "", fmt.Errorf("hack/tools.sh %s printed %q, which is not a file: %v", name, p, err)
 	}
 	if tools.paths == nil {
 		tools.paths = map[string]string{}
 	}
 	tools.paths[name] = p
-	return p
+	return p, nil
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePortErr()
 	if err != nil {
 		t.Fatalf("servers: finding a free port: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
-// randomHex returns n random bytes in hex.
-func randomHex(t testing.TB, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatalf("servers: %v", err)
+func freePortErr() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
 	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// randomHex returns n random bytes in hex (crypto/rand.Read never fails).
+func randomHex(_ testing.TB, n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
@@ -138,10 +153,25 @@ type process struct {
 // logs its output.
 func startProcess(t testing.TB, name, bin string, args, env []string) *process {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	f, err := os.Create(logPath)
+	p, err := launch(t.TempDir(), name, bin, args, env)
 	if err != nil {
 		t.Fatalf("servers: %v", err)
+	}
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			p.logOutput(t)
+		}
+	})
+	return p
+}
+
+// launch starts bin in its own process group, its output going to <logDir>/<name>.log.
+func launch(logDir, name, bin string, args, env []string) (*process, error) {
+	logPath := filepath.Join(logDir, name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close() // the child has its own descriptor
 	cmd := exec.Command(bin, args...)
@@ -150,20 +180,14 @@ func startProcess(t testing.TB, name, bin string, args, env []string) *process {
 	// Its own process group, so that stopping it also stops anything it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("servers: starting %s: %v", name, err)
+		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		close(p.done)
 	}()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			p.logOutput(t)
-		}
-	})
-	return p
+	return p, nil
 }
 
 // stop sends SIGTERM to the process group, SIGKILL after stopGrace, and waits for the process.
@@ -211,12 +235,19 @@ func (p *process) logOutput(t testing.TB) {
 // with the server's output if that takes longer than readyTimeout or the server exits.
 func (p *process) waitReady(t testing.TB, addr string, probe func() error) {
 	t.Helper()
+	if err := p.ready(addr, probe); err != nil {
+		p.logOutput(t)
+		t.Fatalf("servers: %v", err)
+	}
+}
+
+// ready is waitReady without a test; a server that never answers is stopped.
+func (p *process) ready(addr string, probe func() error) error {
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		select {
 		case <-p.done:
-			p.logOutput(t)
-			t.Fatalf("servers: %s exited before it answered on %s: %v", p.name, addr, p.waitErr)
+			return fmt.Errorf("%s exited before it answered on %s: %v (output in %s)", p.name, addr, p.waitErr, p.logPath)
 		default:
 		}
 		var err error
@@ -224,13 +255,12 @@ func (p *process) waitReady(t testing.TB, addr string, probe func() error) {
 		if c, err = net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
 			if err = probe(); err == nil {
-				return
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
 			p.stop()
-			p.logOutput(t)
-			t.Fatalf("servers: %s did not answer on %s within %v: %v", p.name, addr, readyTimeout, err)
+			return fmt.Errorf("%s did not answer on %s within %v: %v (output in %s)", p.name, addr, readyTimeout, err, p.logPath)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
