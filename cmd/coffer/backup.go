@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -80,25 +79,11 @@ func (o *backupOptions) validate() error {
 	if o.snapshot == "" {
 		errs = append(errs, errors.New("--snapshot is required"))
 	}
-	sources := 0
-	for _, set := range []bool{o.path != "", o.stdin, o.command != ""} {
-		if set {
-			sources++
-		}
-	}
-	if sources != 1 {
-		errs = append(errs, errors.New("exactly one of --path, --stdin and --command is required"))
-	}
+	errs = append(errs, exactlyOne("--path, --stdin and --command", o.path != "", o.stdin, o.command != ""))
 	if len(o.excludes) > 0 && o.path == "" {
 		errs = append(errs, errors.New("--exclude applies only to --path"))
 	}
-	if o.path != "" {
-		abs, err := filepath.Abs(o.path)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--path: %w", err))
-		}
-		o.path = abs
-	}
+	errs = append(errs, makeAbs("--path", &o.path))
 	return errors.Join(errs...)
 }
 

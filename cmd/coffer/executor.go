@@ -155,6 +155,34 @@ func failureMessage(ctx context.Context, err error) string {
 	return err.Error()
 }
 
+// exactlyOne requires exactly one of the flags named in names to be set.
+func exactlyOne(names string, set ...bool) error {
+	n := 0
+	for _, s := range set {
+		if s {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("exactly one of %s is required", names)
+	}
+	return nil
+}
+
+// makeAbs makes a non-empty path flag absolute, so what the Job's status records does not
+// depend on its working directory.
+func makeAbs(flag string, p *string) error {
+	if *p == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(*p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	*p = abs
+	return nil
+}
+
 // preflight opens the backend and lists its root, so that a missing bucket or a dead endpoint
 // fails within seconds, with the bucket's name in the message: restic would create a missing S3
 // bucket on init and retry a dead endpoint for many minutes.

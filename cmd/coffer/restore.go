@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -74,22 +73,8 @@ func (o *restoreOptions) validate() error {
 	if o.restoreSession == "" {
 		errs = append(errs, errors.New("--restoresession is required"))
 	}
-	sources := 0
-	for _, set := range []bool{o.target != "", o.stdout, o.command != ""} {
-		if set {
-			sources++
-		}
-	}
-	if sources != 1 {
-		errs = append(errs, errors.New("exactly one of --target, --stdout and --command is required"))
-	}
-	if o.target != "" {
-		abs, err := filepath.Abs(o.target)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--target: %w", err))
-		}
-		o.target = abs
-	}
+	errs = append(errs, exactlyOne("--target, --stdout and --command", o.target != "", o.stdout, o.command != ""))
+	errs = append(errs, makeAbs("--target", &o.target))
 	return errors.Join(errs...)
 }
 
