@@ -17,9 +17,9 @@ func TestBackendValidateAndName(t *testing.T) {
 			wantName: "s3 https://minio:9000/b/p"},
 		"s3 with a malformed endpoint names it": {b: engine.Backend{S3: &engine.S3Backend{Endpoint: "ftp://x", Bucket: "b"}},
 			wantErr: `s3.endpoint "ftp://x"`, wantName: "s3 ftp://x/b"},
-		"s3 half a key pair": {b: engine.Backend{S3: &engine.S3Backend{Bucket: "b", AccessKeyID: "k"}}, wantErr: "go together"},
-		"local must be absolute": {b: engine.Backend{Local: &engine.LocalBackend{Path: "rel"}}, wantErr: "must be absolute"},
-		"two backends": {b: engine.Backend{Local: &engine.LocalBackend{Path: "/x"}, GCS: &engine.GCSBackend{Bucket: "b"}}, wantErr: "exactly one"},
+		"s3 half a key pair":                {b: engine.Backend{S3: &engine.S3Backend{Bucket: "b", AccessKeyID: "k"}}, wantErr: "go together"},
+		"local must be absolute":            {b: engine.Backend{Local: &engine.LocalBackend{Path: "rel"}}, wantErr: "must be absolute"},
+		"two backends":                      {b: engine.Backend{Local: &engine.LocalBackend{Path: "/x"}, GCS: &engine.GCSBackend{Bucket: "b"}}, wantErr: "exactly one"},
 		"azure needs account and container": {b: engine.Backend{Azure: &engine.AzureBackend{}}, wantErr: "azure.storageAccount"},
 	}
 	for name, tc := range tests {
