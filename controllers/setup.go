@@ -3,10 +3,16 @@ package controllers
 import (
 	"context"
 
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/cofferhq/coffer/controllers/backupconfiguration"
+	"github.com/cofferhq/coffer/controllers/backupsession"
 	"github.com/cofferhq/coffer/controllers/backupstorage"
+	"github.com/cofferhq/coffer/controllers/executor"
+	"github.com/cofferhq/coffer/controllers/hooks"
 	"github.com/cofferhq/coffer/controllers/repository"
+	"github.com/cofferhq/coffer/controllers/restoresession"
 	"github.com/cofferhq/coffer/controllers/snapshot"
 	"github.com/cofferhq/coffer/engine/blob"
 )
@@ -17,6 +23,11 @@ type Options struct {
 	OperatorVersion string
 	// BlobOptions reach backends through special clients (tests use emulators).
 	BlobOptions []blob.Option
+	// RESTConfig reaches the API server for hooks that exec in pods.
+	RESTConfig *rest.Config
+	// Executor and Identity are what backup, restore, retention and trigger Jobs run as.
+	Executor executor.Config
+	Identity executor.Identity
 }
 
 // Setup registers every reconciler with the manager.
@@ -29,5 +40,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := (&repository.Reconciler{Client: mgr.GetClient(), Recorder: recorder, BlobOptions: o.BlobOptions}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
-	return (&snapshot.Reconciler{Client: mgr.GetClient(), Recorder: recorder, BlobOptions: o.BlobOptions}).SetupWithManager(mgr)
+	if err := (&snapshot.Reconciler{Client: mgr.GetClient(), Recorder: recorder, BlobOptions: o.BlobOptions}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if o.Executor.Image == "" {
+		// The storage suites run only the storage controllers.
+		return nil
+	}
+	runner := &hooks.Runner{Client: mgr.GetClient(), Config: o.RESTConfig}
+	if err := (&backupconfiguration.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Executor: o.Executor, Identity: o.Identity}).SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	if err := (&backupsession.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Executor: o.Executor, Hooks: runner}).SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	return (&restoresession.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Executor: o.Executor, Identity: o.Identity, Hooks: runner}).SetupWithManager(mgr)
 }

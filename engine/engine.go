@@ -28,6 +28,9 @@ type Engine interface {
 	// Forget removes the snapshots the policy does not keep and, with prune, the data only they
 	// referenced.
 	Forget(ctx context.Context, repo Repo, policy RetentionPolicy, prune bool) (*ForgetResult, error)
+	// ForgetIDs removes the named snapshots and, with prune, the data only they used. Coffer's
+	// retention decides from its Snapshot objects which runs to drop, and uses this.
+	ForgetIDs(ctx context.Context, repo Repo, ids []string, prune bool) error
 	// Check verifies the repository's structure and, per opts, reads back some or all data.
 	Check(ctx context.Context, repo Repo, opts CheckOptions) error
 	// Unlock removes stale locks left by processes that died.

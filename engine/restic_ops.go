@@ -375,6 +375,26 @@ func (r *Restic) Forget(ctx context.Context, repo Repo, policy RetentionPolicy, 
 	return out, nil
 }
 
+// ForgetIDs removes exactly the given snapshots, then prunes.
+func (r *Restic) ForgetIDs(ctx context.Context, repo Repo, ids []string, prune bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	for _, id := range ids {
+		if id == "" || strings.HasPrefix(id, "-") {
+			return &Error{Op: "forget", Kind: ErrInvalidArgument, Message: fmt.Sprintf("not a snapshot ID: %q", id)}
+		}
+	}
+	if _, err := r.run(ctx, repo, invocation{op: "forget", args: ids, stdout: io.Discard}); err != nil {
+		return err
+	}
+	if prune {
+		_, err := r.run(ctx, repo, invocation{op: "prune", stdout: io.Discard})
+		return err
+	}
+	return nil
+}
+
 // checkMessage is one line of `restic check --json`.
 type checkMessage struct {
 	MessageType string `json:"message_type"`

@@ -75,7 +75,7 @@ and no snapshot is saved.`,
 }
 
 func (o *backupOptions) validate() error {
-	errs := []error{o.executorOptions.validate()}
+	errs := []error{o.executorOptions.validate(), o.requireComponent()}
 	if o.snapshot == "" {
 		errs = append(errs, errors.New("--snapshot is required"))
 	}

@@ -66,13 +66,18 @@ func (o *executorOptions) addFlags(cmd *cobra.Command) {
 	_ = cmd.MarkFlagRequired("namespace")
 }
 
+// requireComponent is the check of commands that work on one component (backup, restore).
+func (o *executorOptions) requireComponent() error {
+	if o.component == "" {
+		return errors.New("--component is required (or $COMPONENT_NAME)")
+	}
+	return nil
+}
+
 func (o *executorOptions) validate() error {
 	var errs []error
 	if o.namespace == "" {
 		errs = append(errs, errors.New("--namespace is required"))
-	}
-	if o.component == "" {
-		errs = append(errs, errors.New("--component is required (or $COMPONENT_NAME)"))
 	}
 	if o.restic == "" {
 		errs = append(errs, errors.New("--restic must name a restic executable"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -11,18 +12,21 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cofferhq/coffer/api"
 	"github.com/cofferhq/coffer/controllers"
+	"github.com/cofferhq/coffer/controllers/executor"
 )
 
 // managerOptions are the flags of `coffer manager`.
@@ -36,6 +40,9 @@ type managerOptions struct {
 	logFormat               string
 	logLevel                string
 	gracefulShutdown        time.Duration
+	executorImage           string
+	executorServiceAccount  string
+	executorClusterRole     string
 }
 
 func newManagerCommand() *cobra.Command {
@@ -72,6 +79,10 @@ func newManagerCommand() *cobra.Command {
 	f.StringVar(&o.logFormat, "log-format", "json", "log format: json or console")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "how long running reconciles may take to finish on shutdown")
+	f.StringVar(&o.executorImage, "executor-image", os.Getenv("COFFER_EXECUTOR_IMAGE"),
+		"image of backup, restore and trigger Jobs ($COFFER_EXECUTOR_IMAGE); the manager's own image, read from its Pod ($POD_NAMESPACE/$POD_NAME), when empty")
+	f.StringVar(&o.executorServiceAccount, "executor-service-account", "coffer-executor", "ServiceAccount the executor Jobs run as, created in each namespace that has backups")
+	f.StringVar(&o.executorClusterRole, "executor-cluster-role", "coffer-executor-role", "ClusterRole bound to the executor ServiceAccount (config/rbac/executor_role.yaml)")
 	return cmd
 }
 
@@ -147,7 +158,16 @@ func newManager(cfg *rest.Config, o managerOptions) (manager.Manager, error) {
 	if err := mgr.AddReadyzCheck("readyz", readyWhenCacheSynced(mgr)); err != nil {
 		return nil, err
 	}
-	if err := setupControllers(mgr); err != nil {
+	image, err := executorImage(cfg, scheme, o.executorImage)
+	if err != nil {
+		return nil, err
+	}
+	if err := setupControllers(mgr, controllers.Options{
+		OperatorVersion: version,
+		RESTConfig:      cfg,
+		Executor:        executor.Config{Image: image, ServiceAccount: o.executorServiceAccount},
+		Identity:        executor.Identity{ServiceAccount: o.executorServiceAccount, ClusterRole: o.executorClusterRole},
+	}); err != nil {
 		return nil, err
 	}
 	return mgr, nil
@@ -167,6 +187,32 @@ func readyWhenCacheSynced(mgr manager.Manager) healthz.Checker {
 }
 
 // setupControllers registers each reconciler and webhook with the manager.
-func setupControllers(mgr manager.Manager) error {
-	return controllers.Setup(context.Background(), mgr, controllers.Options{OperatorVersion: version})
+func setupControllers(mgr manager.Manager, o controllers.Options) error {
+	return controllers.Setup(context.Background(), mgr, o)
+}
+
+// executorImage is the flag's value, else the image of the manager's own container: the same
+// binary runs the executor, so Jobs always match the operator that created them.
+func executorImage(cfg *rest.Config, scheme *runtime.Scheme, flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	ns, name := os.Getenv("POD_NAMESPACE"), os.Getenv("POD_NAME")
+	if ns == "" || name == "" {
+		return "", fmt.Errorf("--executor-image is required outside a Pod (or set POD_NAMESPACE and POD_NAME)")
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return "", err
+	}
+	var pod corev1.Pod
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &pod); err != nil {
+		return "", fmt.Errorf("reading the manager's own Pod for its image (or pass --executor-image): %w", err)
+	}
+	for _, ct := range pod.Spec.Containers {
+		if ct.Name == "manager" {
+			return ct.Image, nil
+		}
+	}
+	return pod.Spec.Containers[0].Image, nil
 }

@@ -69,7 +69,7 @@ stream on its standard input (a database client). The command failing fails the 
 }
 
 func (o *restoreOptions) validate() error {
-	errs := []error{o.executorOptions.validate()}
+	errs := []error{o.executorOptions.validate(), o.requireComponent()}
 	if o.restoreSession == "" {
 		errs = append(errs, errors.New("--restoresession is required"))
 	}
