@@ -60,6 +60,9 @@ func TestManager(t *testing.T) {
 		leaderElectionNamespace: ns,
 		leaderElectionID:        "coffer-manager-test",
 		gracefulShutdown:        5 * time.Second,
+		executorImage:           "coffer.dev/coffer:test",
+		executorServiceAccount:  "coffer-executor",
+		executorClusterRole:     "coffer-executor-role",
 	}
 	mgr, err := newManager(env.Config, o)
 	if err != nil {

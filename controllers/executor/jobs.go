@@ -1,8 +1,6 @@
 package executor
 
 import (
-	"path"
-	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -145,7 +143,9 @@ func newJob(cfg Config, name, namespace string, labels map[string]string, args [
 	mounts := append([]corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}, comp.Mounts...)
 	if storage != nil {
 		volumes = append(volumes, corev1.Volume{Name: storageVolume, VolumeSource: storage.VolumeSource})
-		mounts = append(mounts, corev1.VolumeMount{Name: storageVolume, MountPath: storage.MountPath, SubPath: strings.TrimPrefix(path.Clean("/"+storage.SubPath), "/")})
+		// The whole volume, as the manager sees it: subPath is a directory inside it
+		// (backends.ForStorage joins mountPath and subPath).
+		mounts = append(mounts, corev1.VolumeMount{Name: storageVolume, MountPath: storage.MountPath})
 	}
 	podLabels := map[string]string{}
 	for k, v := range labels {

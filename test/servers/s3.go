@@ -43,12 +43,16 @@ func StartS3(t testing.TB) *S3 {
 
 // RunS3 is StartS3 for programs that are not tests (the benchmark): the gateway serves dir/data
 // and logs to dir; the caller stops it.
-func RunS3(bin, dir string) (*S3, error) {
+func RunS3(bin, dir string) (*S3, error) { return RunS3On(bin, dir, "127.0.0.1") }
+
+// RunS3On is RunS3 listening on host, an address of this machine: the end-to-end suites serve
+// pods of the local cluster on its bridge address.
+func RunS3On(bin, dir, host string) (*S3, error) {
 	port, err := freePortErr()
 	if err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	s := &S3{
 		Endpoint:  "http://" + addr,
 		AccessKey: "coffer-" + randomHex(nil, 6),
