@@ -130,7 +130,7 @@ func (e *env) volume(claim string, size int64, seed int64) string {
 			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
 			StorageClassName:              storageClass,
 			ClaimRef:                      &corev1.ObjectReference{Namespace: e.ns, Name: claim},
-			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}},
+			PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}},
 		},
 	})
 	return dir
