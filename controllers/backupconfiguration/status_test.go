@@ -1,0 +1,95 @@
+package backupconfiguration
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	"github.com/cofferhq/coffer/api/shared"
+)
+
+func config(mut func(*corev1alpha1.BackupConfiguration)) *corev1alpha1.BackupConfiguration {
+	bc := &corev1alpha1.BackupConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "demo"},
+		Spec: corev1alpha1.BackupConfigurationSpec{
+			Target:   &shared.TypedObjectReference{Kind: "Deployment", Name: "app"},
+			Backends: []corev1alpha1.BackendReference{{Name: "local", StorageRef: &shared.ObjectReference{Name: "local"}}},
+			Sessions: []corev1alpha1.Session{{
+				SessionConfig: corev1alpha1.SessionConfig{Name: "daily", Scheduler: &shared.SchedulerSpec{Schedule: "0 2 * * *"}},
+				Repositories:  []corev1alpha1.RepositoryInfo{{Name: "app", Backend: "local", Directory: "app"}},
+			}},
+		},
+	}
+	if mut != nil {
+		mut(bc)
+	}
+	return bc
+}
+
+func TestValidate(t *testing.T) {
+	cases := map[string]struct {
+		mut  func(*corev1alpha1.BackupConfiguration)
+		want []string
+	}{
+		"valid": {},
+		"unsupported target": {
+			mut:  func(bc *corev1alpha1.BackupConfiguration) { bc.Spec.Target.Kind = "CronJob" },
+			want: []string{"spec.target.kind"},
+		},
+		"bad schedule and unknown backend, both named": {
+			mut: func(bc *corev1alpha1.BackupConfiguration) {
+				bc.Spec.Sessions[0].Scheduler.Schedule = "every day"
+				bc.Spec.Sessions[0].Repositories[0].Backend = "s3"
+			},
+			want: []string{"spec.sessions[0].scheduler.schedule", "spec.sessions[0].repositories[0].backend"},
+		},
+		"bad time zone": {
+			mut:  func(bc *corev1alpha1.BackupConfiguration) { tz := "Mars/Olympus"; bc.Spec.Sessions[0].Scheduler.TimeZone = &tz },
+			want: []string{"spec.sessions[0].scheduler.timeZone"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			errs := Validate(config(tc.mut))
+			if len(errs) != len(tc.want) {
+				t.Fatalf("errors %v, want one for each of %v", errs, tc.want)
+			}
+			for i, w := range tc.want {
+				if errs[i].Field != w {
+					t.Errorf("error %d on %s, want %s", i, errs[i].Field, w)
+				}
+			}
+		})
+	}
+}
+
+func TestNextSchedule(t *testing.T) {
+	now := time.Date(2026, 11, 22, 1, 30, 0, 0, time.UTC)
+	if got := NextSchedule(&shared.SchedulerSpec{Schedule: "0 2 * * *"}, now); got != "2026-11-22T02:00:00Z" {
+		t.Fatalf("next %s", got)
+	}
+	tz := "Europe/Berlin" // UTC+1 in November
+	if got := NextSchedule(&shared.SchedulerSpec{Schedule: "0 2 * * *", TimeZone: &tz}, now); got != "2026-11-23T01:00:00Z" {
+		t.Fatalf("next in Berlin %s", got)
+	}
+}
+
+func TestDesiredRepositoriesOwnership(t *testing.T) {
+	bc := config(func(bc *corev1alpha1.BackupConfiguration) {
+		bc.Spec.Sessions[0].Repositories = append(bc.Spec.Sessions[0].Repositories,
+			corev1alpha1.RepositoryInfo{Name: "kept", Backend: "local", Directory: "kept", DeletionPolicy: corev1alpha1.RepositoryRetain})
+	})
+	repos := DesiredRepositories(bc)
+	if len(repos) != 2 {
+		t.Fatalf("%d repositories", len(repos))
+	}
+	if len(repos[0].OwnerReferences) != 1 || len(repos[1].OwnerReferences) != 0 {
+		t.Fatalf("owners %v / %v: Retain must leave the repository unowned", repos[0].OwnerReferences, repos[1].OwnerReferences)
+	}
+	if repos[0].Spec.StorageRef.Namespace != "demo" || !strings.HasPrefix(repos[0].Spec.AppRef.Namespace, "demo") {
+		t.Fatalf("references not defaulted to the configuration's namespace: %+v", repos[0].Spec)
+	}
+}
