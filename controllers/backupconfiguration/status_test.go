@@ -47,7 +47,10 @@ func TestValidate(t *testing.T) {
 			want: []string{"spec.sessions[0].scheduler.schedule", "spec.sessions[0].repositories[0].backend"},
 		},
 		"bad time zone": {
-			mut:  func(bc *corev1alpha1.BackupConfiguration) { tz := "Mars/Olympus"; bc.Spec.Sessions[0].Scheduler.TimeZone = &tz },
+			mut: func(bc *corev1alpha1.BackupConfiguration) {
+				tz := "Mars/Olympus"
+				bc.Spec.Sessions[0].Scheduler.TimeZone = &tz
+			},
 			want: []string{"spec.sessions[0].scheduler.timeZone"},
 		},
 	}

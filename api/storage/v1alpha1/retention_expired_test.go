@@ -46,7 +46,7 @@ func TestExpired(t *testing.T) {
 			want:  []string{"f1"},
 		},
 		"maxRetentionPeriod wins over keep rules": {
-			spec: RetentionPolicySpec{MaxRetentionPeriod: "2d", SuccessfulSnapshots: &SuccessfulSnapshotsKeepPolicy{Last: ptr.To[int32](5)}},
+			spec:  RetentionPolicySpec{MaxRetentionPeriod: "2d", SuccessfulSnapshots: &SuccessfulSnapshotsKeepPolicy{Last: ptr.To[int32](5)}},
 			snaps: []Snapshot{snapAt("ancient", SnapshotSucceeded, day(3)), snapAt("recent", SnapshotSucceeded, day(1))},
 			want:  []string{"ancient"},
 		},
