@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -28,8 +29,10 @@ type Cluster struct {
 	state     *state
 	config    *rest.Config
 	clientset kubernetes.Interface
-	client    client.Client
 	started   bool
+
+	clientOnce sync.Once
+	client     client.Client
 }
 
 // ErrNotRoot is returned by Up when it does not run as root.
@@ -176,6 +179,11 @@ func start(ctx context.Context, l layout, root string) (*Cluster, error) {
 	}); err != nil {
 		return nil, err
 	}
+	// A cluster killed without Down leaves its containers in containerd's metadata, which stays
+	// with the images; the new kubelet must not find them.
+	if err := deleteContainers(ctx, l); err != nil {
+		return nil, err
+	}
 	if err := importPause(ctx, l, root); err != nil {
 		return nil, err
 	}
@@ -307,20 +315,32 @@ func nodeName() (string, error) {
 }
 
 func newCluster(l layout, root string, st *state) (*Cluster, error) {
+	cfg, err := adminConfig(l)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{layout: l, repoRoot: root, state: st, config: cfg, clientset: cs}, nil
+}
+
+func adminConfig(l layout) (*rest.Config, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", l.kubeconfig())
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", l.kubeconfig(), err)
 	}
 	cfg.QPS, cfg.Burst = 50, 100
-	cs, err := kubernetes.NewForConfig(cfg)
+	return cfg, nil
+}
+
+func newClientset(l layout) (kubernetes.Interface, error) {
+	cfg, err := adminConfig(l)
 	if err != nil {
 		return nil, err
 	}
-	cl, err := client.New(cfg, client.Options{Scheme: clientgoscheme.Scheme})
-	if err != nil {
-		return nil, err
-	}
-	return &Cluster{layout: l, repoRoot: root, state: st, config: cfg, clientset: cs, client: cl}, nil
+	return kubernetes.NewForConfig(cfg)
 }
 
 // healthy says whether every daemon runs, the API server is ready and the node is Ready.
@@ -373,8 +393,19 @@ func (c *Cluster) Kubeconfig() string { return c.layout.kubeconfig() }
 func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.config) }
 
 // Client is a controller-runtime client with client-go's scheme, reading straight from the API
-// server. Build another from RESTConfig for other kinds.
-func (c *Cluster) Client() client.Client { return c.client }
+// server. Build another from RESTConfig for other kinds. It is made on first use, so that Up
+// and Down alone never touch controller-runtime (which wants its global logger set).
+func (c *Cluster) Client() client.Client {
+	c.clientOnce.Do(func() {
+		cl, err := client.New(c.config, client.Options{Scheme: clientgoscheme.Scheme})
+		if err != nil {
+			// Only a broken rest.Config fails here, and Up has just used the same one.
+			panic(fmt.Sprintf("localcluster: controller-runtime client: %v", err))
+		}
+		c.client = cl
+	})
+	return c.client
+}
 
 // Clientset is a client-go clientset for what controller-runtime does not do (logs).
 func (c *Cluster) Clientset() kubernetes.Interface { return c.clientset }

@@ -77,7 +77,9 @@ func down(ctx context.Context, l layout, st *state) error {
 	}
 
 	if p, ok := st.process(kubeAPIServer); ok && p.alive() {
-		if err := deleteWorkloads(ctx, l); err != nil {
+		// Without a kubelet no pod goes away by itself; the containers are removed below.
+		k, _ := st.process(kubelet)
+		if err := deleteWorkloads(ctx, l, k.alive()); err != nil {
 			log.Info("deleting the workloads before stopping (best effort) did not finish", "error", err.Error())
 		}
 	}
@@ -145,18 +147,17 @@ func down(ctx context.Context, l layout, st *state) error {
 }
 
 // deleteWorkloads deletes the webhook configurations (a webhook whose pod is gone must not block
-// the deletes), then every workload controller, so nothing re-creates pods, then every pod, and
-// waits briefly for the pods to be gone: the kubelet then has stopped their containers, torn
-// down their network and unmounted their volumes. Pods get 2 s to stop instead of their own grace
-// period.
-func deleteWorkloads(ctx context.Context, l layout) error {
+// the deletes), then every workload controller, so nothing re-creates pods, then every pod, and,
+// when a kubelet runs, waits briefly for the pods to be gone: the kubelet then has stopped their
+// containers, torn down their network and unmounted their volumes. Pods get 2 s to stop instead
+// of their own grace period.
+func deleteWorkloads(ctx context.Context, l layout, waitForPods bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 40*time.Second)
 	defer cancel()
-	c, err := newCluster(l, "", &state{})
+	cs, err := newClientset(l)
 	if err != nil {
 		return err
 	}
-	cs := c.clientset
 	bg := metav1.DeletePropagationBackground
 	all := metav1.DeleteOptions{PropagationPolicy: &bg}
 	var errs []error
@@ -175,7 +176,7 @@ func deleteWorkloads(ctx context.Context, l layout) error {
 	for _, ns := range nss.Items {
 		errs = append(errs, cs.CoreV1().Pods(ns.Name).DeleteCollection(ctx, pods, metav1.ListOptions{}))
 	}
-	if err := kerrors.NewAggregate(errs); err != nil {
+	if err := kerrors.NewAggregate(errs); err != nil || !waitForPods {
 		return err
 	}
 	for {
@@ -226,8 +227,8 @@ func deleteContainers(ctx context.Context, l layout) error {
 		return err
 	}
 	for _, id := range strings.Fields(tasks) {
-		_, _ = ctr("tasks", "kill", "--all", "--signal", "SIGKILL", id)
-		if _, err := ctr("tasks", "delete", "--force", id); err != nil {
+		// --force kills the task first. A task may have gone in the meantime (not found).
+		if _, err := ctr("tasks", "delete", "--force", id); err != nil && !strings.Contains(err.Error(), "not found") {
 			errs = append(errs, err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"github.com/spf13/cobra"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/cofferhq/coffer/test/localcluster"
 )
@@ -30,6 +31,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), args)
 	}, funcr.Options{Verbosity: verbosity()})
 	ctx = logr.NewContext(ctx, log)
+	logf.SetLogger(log) // controller-runtime's client logs through its global logger
 	if err := newRootCommand().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "localcluster:", err)
 		os.Exit(1)
