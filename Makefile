@@ -72,8 +72,15 @@ bench: ## Coffer's engine vs restic and kopia, table into bin/bench.md (~15 min;
 	go run ./bench/engine $(BENCH_FLAGS) -out bin/bench.md
 
 .PHONY: run
-run: build ## run the manager against a local envtest control plane (until the local cluster lands)
-	go run ./test/cmd/devcluster -- bin/coffer manager --log-format=console --leader-election-namespace=default
+run: ## as root: a real single-node cluster (kept running), Coffer deployed into it, the samples applied
+	go build -o bin/localcluster ./test/cmd/localcluster
+	bin/localcluster up
+	bin/localcluster deploy --samples config/samples
+
+.PHONY: down
+down: ## stop the cluster of `make run` and restore the host (iptables, links, sysctls, mounts)
+	go build -o bin/localcluster ./test/cmd/localcluster
+	bin/localcluster down
 
 .PHONY: help
 help:

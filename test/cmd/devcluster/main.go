@@ -1,7 +1,7 @@
 // Command devcluster runs a command against a throwaway control plane: the envtest kube-apiserver
 // and etcd (built once from the Go module proxy into the per-user cache) with Coffer's CRDs and
-// the samples in config/samples applied. It is what `make run` uses until the local cluster with
-// a real kubelet lands.
+// the samples in config/samples applied. It runs the manager as a local process, without a
+// kubelet; `make run` uses the local cluster (test/cmd/localcluster) instead.
 //
 //	go run ./test/cmd/devcluster -- bin/coffer manager --log-format=console
 package main
