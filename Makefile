@@ -52,6 +52,7 @@ vet:
 
 .PHONY: test
 test: vet verify-gen tools ## generated files current, then unit and envtest suites in one run
+	hack/controlplane.sh kube-apiserver etcd kube-controller-manager kube-scheduler kubelet kube-proxy >/dev/null
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" go test -timeout 20m $(GO_TEST_FLAGS) ./...
 
 .PHONY: tools

@@ -11,6 +11,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/cofferhq/coffer/test/envtest"
 	"github.com/cofferhq/coffer/test/localcluster"
 )
 
@@ -31,7 +32,16 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: starting the local cluster:", err)
 		return 1
 	}
-	cluster, kube = cl, cl.Client()
+	cluster = cl
+	scheme, err := envtest.NewScheme()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	if kube, err = client.New(cl.RESTConfig(), client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
 	if cl.Started() {
 		defer func() {
 			if err := cl.Down(context.Background()); err != nil {
@@ -39,7 +49,7 @@ func run(m *testing.M) int {
 			}
 		}()
 	}
-	if err := localcluster.DeployCoffer(ctx, cl); err != nil {
+	if _, err := cl.DeployCoffer(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: deploying Coffer:", err)
 		return 1
 	}
