@@ -112,3 +112,11 @@ func OwnerLabels(kind, name, namespace string) map[string]string {
 	}
 	return l
 }
+
+// NamespaceOr is a reference's namespace, or def (the referrer's) when the reference names none.
+func NamespaceOr(ns, def string) string {
+	if ns == "" {
+		return def
+	}
+	return ns
+}

@@ -79,7 +79,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		var keys []string
 		for _, b := range bc.Spec.Backends {
 			if b.StorageRef != nil {
-				keys = append(keys, refNamespace(b.StorageRef.Namespace, bc.Namespace)+"/"+b.StorageRef.Name)
+				keys = append(keys, shared.NamespaceOr(b.StorageRef.Namespace, bc.Namespace)+"/"+b.StorageRef.Name)
 			}
 		}
 		return keys
@@ -111,14 +111,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 
 // TargetKey is the index key of a target: kind/namespace/name.
 func TargetKey(namespace string, t shared.TypedObjectReference) string {
-	return t.Kind + "/" + refNamespace(t.Namespace, namespace) + "/" + t.Name
-}
-
-func refNamespace(ns, def string) string {
-	if ns == "" {
-		return def
-	}
-	return ns
+	return t.Kind + "/" + shared.NamespaceOr(t.Namespace, namespace) + "/" + t.Name
 }
 
 func (r *Reconciler) requestsFor(ctx context.Context, index, key string) []reconcile.Request {
@@ -203,7 +196,7 @@ func (r *Reconciler) checkBackends(ctx context.Context, s *scope) (ctrl.Result, 
 		ready := true
 		if b.StorageRef != nil {
 			ref := *b.StorageRef
-			ref.Namespace = refNamespace(ref.Namespace, s.bc.Namespace)
+			ref.Namespace = shared.NamespaceOr(ref.Namespace, s.bc.Namespace)
 			st.Storage = &corev1alpha1.StorageStatus{Ref: &ref}
 			var bs storagev1alpha1.BackupStorage
 			err := r.Client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &bs)
@@ -224,7 +217,7 @@ func (r *Reconciler) checkBackends(ctx context.Context, s *scope) (ctrl.Result, 
 		}
 		if b.RetentionPolicy != nil {
 			ref := *b.RetentionPolicy
-			ref.Namespace = refNamespace(ref.Namespace, s.bc.Namespace)
+			ref.Namespace = shared.NamespaceOr(ref.Namespace, s.bc.Namespace)
 			st.RetentionPolicy = &corev1alpha1.RetentionPolicyStatus{Ref: &ref}
 			var rp storagev1alpha1.RetentionPolicy
 			err := r.Client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &rp)
@@ -332,7 +325,7 @@ func DesiredRepositories(bc *corev1alpha1.BackupConfiguration) []*storagev1alpha
 				repo.Spec.AppRef.Namespace = bc.Namespace
 			}
 			if b.StorageRef != nil {
-				repo.Spec.StorageRef = shared.ObjectReference{Name: b.StorageRef.Name, Namespace: refNamespace(b.StorageRef.Namespace, bc.Namespace)}
+				repo.Spec.StorageRef = shared.ObjectReference{Name: b.StorageRef.Name, Namespace: shared.NamespaceOr(b.StorageRef.Namespace, bc.Namespace)}
 			}
 			if ri.DeletionPolicy == corev1alpha1.RepositoryWipeOut {
 				repo.Spec.DeletionPolicy = storagev1alpha1.DeletionPolicyWipeOut

@@ -125,7 +125,7 @@ func (f *facts) apply(bc *corev1alpha1.BackupConfiguration) {
 	st.Dependencies = nil
 	if bc.Spec.Target != nil {
 		ref := *bc.Spec.Target
-		ref.Namespace = refNamespace(ref.Namespace, bc.Namespace)
+		ref.Namespace = shared.NamespaceOr(ref.Namespace, bc.Namespace)
 		dep := shared.ResourceFoundStatus{TypedObjectReference: ref, Found: &found, Reason: f.targetProblem}
 		st.Dependencies = append(st.Dependencies, dep)
 	}

@@ -1,7 +1,6 @@
 package backupconfiguration
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -92,7 +91,7 @@ func TestDesiredRepositoriesOwnership(t *testing.T) {
 	if len(repos[0].OwnerReferences) != 1 || len(repos[1].OwnerReferences) != 0 {
 		t.Fatalf("owners %v / %v: Retain must leave the repository unowned", repos[0].OwnerReferences, repos[1].OwnerReferences)
 	}
-	if repos[0].Spec.StorageRef.Namespace != "demo" || !strings.HasPrefix(repos[0].Spec.AppRef.Namespace, "demo") {
+	if repos[0].Spec.StorageRef.Namespace != "demo" || repos[0].Spec.AppRef.Namespace != "demo" {
 		t.Fatalf("references not defaulted to the configuration's namespace: %+v", repos[0].Spec)
 	}
 }

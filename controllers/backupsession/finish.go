@@ -41,7 +41,7 @@ func (r *Reconciler) applyRetention(ctx context.Context, s *scope) (ctrl.Result,
 			continue
 		}
 		ref := *b.RetentionPolicy
-		ref.Namespace = refNamespace(ref.Namespace, s.bc.Namespace)
+		ref.Namespace = shared.NamespaceOr(ref.Namespace, s.bc.Namespace)
 		entry := corev1alpha1.RetentionPolicyApplyStatus{Ref: &ref, Repository: ri.Name, Phase: corev1alpha1.RetentionPolicyPending}
 		if prev := previousRetention(s.bs, ri.Name); prev != nil && prev.Phase != corev1alpha1.RetentionPolicyPending {
 			s.facts.retention = append(s.facts.retention, *prev)
@@ -65,7 +65,7 @@ func (r *Reconciler) applyRetention(ctx context.Context, s *scope) (ctrl.Result,
 			return ctrl.Result{}, err
 		}
 		switch {
-		case jobSucceeded(&got):
+		case executor.Succeeded(&got):
 			entry.Phase = corev1alpha1.RetentionPolicyApplied
 		case jobFailure(&got, nil) != "":
 			entry.Phase = corev1alpha1.RetentionPolicyFailedToApply
@@ -90,15 +90,6 @@ func previousRetention(bs *corev1alpha1.BackupSession, repo string) *corev1alpha
 		}
 	}
 	return nil
-}
-
-func jobSucceeded(job *batchv1.Job) bool {
-	for _, c := range job.Status.Conditions {
-		if c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
 }
 
 // pushMetrics is the session's last bookkeeping step: once it is recorded the phase may turn

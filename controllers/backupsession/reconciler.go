@@ -22,6 +22,7 @@ import (
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
+	"github.com/cofferhq/coffer/controllers/backends"
 	"github.com/cofferhq/coffer/controllers/executor"
 	"github.com/cofferhq/coffer/controllers/hooks"
 	"github.com/cofferhq/coffer/controllers/internal/flow"
@@ -272,7 +273,6 @@ func (r *Reconciler) ensureSnapshot(ctx context.Context, s *scope, ri corev1alph
 	if snap.Status.TotalComponents == 0 {
 		before := snap.DeepCopy()
 		snap.Status.TotalComponents = int32(len(s.components))
-		snap.Status.Phase = storagev1alpha1.SnapshotPending
 		if err := r.Client.Status().Patch(ctx, &snap, client.MergeFrom(before)); err != nil {
 			return fmt.Errorf("Snapshot %s: %w", name, err)
 		}
@@ -314,7 +314,7 @@ func (r *Reconciler) ensureBackupJobs(ctx context.Context, s *scope) (ctrl.Resul
 			storages[snap.Spec.Repository] = local
 		}
 		for _, comp := range s.components {
-			if c, ok := snap.Status.Components[comp.Name]; ok && terminal(c.Phase) {
+			if c, ok := snap.Status.Components[comp.Name]; ok && c.Phase.Finished() {
 				continue
 			}
 			job := executor.BackupJob(r.Executor, s.bs, snap, comp, local, r.deadline(s), s.facts.now)
@@ -333,19 +333,11 @@ func (r *Reconciler) localStorageOf(ctx context.Context, namespace, repository s
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: repository}, &repo); err != nil {
 		return nil, err
 	}
-	var bs storagev1alpha1.BackupStorage
-	ref := repo.Spec.StorageRef
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: refNamespace(ref.Namespace, namespace), Name: ref.Name}, &bs); err != nil {
+	bs, err := backends.StorageOf(ctx, r.Client, &repo)
+	if err != nil {
 		return nil, err
 	}
-	return executor.Storage(&bs), nil
-}
-
-func refNamespace(ns, def string) string {
-	if ns == "" {
-		return def
-	}
-	return ns
+	return executor.Storage(bs), nil
 }
 
 func (r *Reconciler) createOwned(ctx context.Context, owner client.Object, job *batchv1.Job) error {
@@ -354,10 +346,6 @@ func (r *Reconciler) createOwned(ctx context.Context, owner client.Object, job *
 		return fmt.Errorf("creating Job %s: %w", job.Name, err)
 	}
 	return nil
-}
-
-func terminal(p storagev1alpha1.ComponentPhase) bool {
-	return p == storagev1alpha1.ComponentSucceeded || p == storagev1alpha1.ComponentFailed
 }
 
 // observeBackupJobs fails every component whose Job ended without the executor reporting an
@@ -378,7 +366,7 @@ func (r *Reconciler) observeBackupJobs(ctx context.Context, s *scope) (ctrl.Resu
 	for i := range s.snapshots {
 		snap := &s.snapshots[i]
 		for _, comp := range s.components {
-			if c, ok := snap.Status.Components[comp.Name]; ok && terminal(c.Phase) {
+			if c, ok := snap.Status.Components[comp.Name]; ok && c.Phase.Finished() {
 				continue
 			}
 			name := shared.TruncateName(snap.Name+"-"+comp.Name, shared.MaxNameLength)
@@ -411,16 +399,15 @@ func (r *Reconciler) observeBackupJobs(ctx context.Context, s *scope) (ctrl.Resu
 
 // jobFailure explains a failed Job, or returns "" while it runs or succeeded.
 func jobFailure(job *batchv1.Job, deadline *metav1.Time) string {
-	for _, c := range job.Status.Conditions {
-		if c.Type != batchv1.JobFailed || c.Status != corev1.ConditionTrue {
-			continue
-		}
-		if c.Reason == batchv1.JobReasonDeadlineExceeded && deadline != nil {
-			return fmt.Sprintf("backupTimeout exceeded: the backup did not finish by %s", deadline.UTC().Format(time.RFC3339))
-		}
+	c := executor.Failed(job)
+	switch {
+	case c == nil:
+		return ""
+	case c.Reason == batchv1.JobReasonDeadlineExceeded && deadline != nil:
+		return fmt.Sprintf("backupTimeout exceeded: the backup did not finish by %s", deadline.UTC().Format(time.RFC3339))
+	default:
 		return fmt.Sprintf("the executor pod ended without reporting a result (%s: %s)", c.Reason, c.Message)
 	}
-	return ""
 }
 
 // podMessage adds what the executor's pod said last (its termination message), if anything.
@@ -461,14 +448,14 @@ func (r *Reconciler) failComponent(ctx context.Context, snap *storagev1alpha1.Sn
 	c.Phase = storagev1alpha1.ComponentFailed
 	c.Error = why
 	snap.Status.Components[component] = c
-	snap.Status.Phase = storagev1alpha1.SnapshotPhaseFor(&snap.Status)
+	// The Snapshot controller derives the phase from the components.
 	return r.Client.Status().Patch(ctx, snap, client.MergeFrom(before))
 }
 
 func (r *Reconciler) failPendingComponents(ctx context.Context, s *scope, why string) error {
 	for i := range s.snapshots {
 		for _, comp := range s.components {
-			if c, ok := s.snapshots[i].Status.Components[comp.Name]; ok && terminal(c.Phase) {
+			if c, ok := s.snapshots[i].Status.Components[comp.Name]; ok && c.Phase.Finished() {
 				continue
 			}
 			if err := r.failComponent(ctx, &s.snapshots[i], comp.Name, why); err != nil {

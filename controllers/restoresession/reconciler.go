@@ -23,6 +23,7 @@ import (
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
+	"github.com/cofferhq/coffer/controllers/backends"
 	"github.com/cofferhq/coffer/controllers/backupconfiguration"
 	"github.com/cofferhq/coffer/controllers/executor"
 	"github.com/cofferhq/coffer/controllers/hooks"
@@ -349,8 +350,8 @@ func (r *Reconciler) ensureRestoreJobs(ctx context.Context, s *scope) (ctrl.Resu
 		s.facts.executorErr = err.Error()
 		return ctrl.Result{}, err
 	}
-	var bs storagev1alpha1.BackupStorage
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: refNamespace(repo.Spec.StorageRef.Namespace, ns), Name: repo.Spec.StorageRef.Name}, &bs); err != nil {
+	bs, err := backends.StorageOf(ctx, r.Client, &repo)
+	if err != nil {
 		s.facts.executorErr = err.Error()
 		return ctrl.Result{}, err
 	}
@@ -359,11 +360,11 @@ func (r *Reconciler) ensureRestoreJobs(ctx context.Context, s *scope) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	for _, c := range s.facts.components {
-		if st, ok := s.rs.Status.Components[c]; ok && terminal(st.Phase) {
+		if st, ok := s.rs.Status.Components[c]; ok && st.Phase.Finished() {
 			continue
 		}
 		tc, _ := r.targetFor(s, c)
-		job := executor.RestoreJob(r.Executor, s.rs, c, tc, executor.Storage(&bs), r.deadline(s), s.facts.now)
+		job := executor.RestoreJob(r.Executor, s.rs, c, tc, executor.Storage(bs), r.deadline(s), s.facts.now)
 		job.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(s.rs, corev1alpha1.GroupVersion.WithKind("RestoreSession"))}
 		if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 			s.facts.executorErr = err.Error()
@@ -372,17 +373,6 @@ func (r *Reconciler) ensureRestoreJobs(ctx context.Context, s *scope) (ctrl.Resu
 	}
 	s.facts.executorEnsured = true
 	return ctrl.Result{}, nil
-}
-
-func refNamespace(ns, def string) string {
-	if ns == "" {
-		return def
-	}
-	return ns
-}
-
-func terminal(p storagev1alpha1.ComponentPhase) bool {
-	return p == storagev1alpha1.ComponentSucceeded || p == storagev1alpha1.ComponentFailed
 }
 
 // observeRestoreJobs fails components whose Job ended without the executor reporting.
@@ -397,13 +387,10 @@ func (r *Reconciler) observeRestoreJobs(ctx context.Context, s *scope) (ctrl.Res
 	}
 	for _, job := range jobs.Items {
 		c := job.Labels[executor.LabelComponent]
-		if st, ok := s.rs.Status.Components[c]; ok && terminal(st.Phase) {
+		if st, ok := s.rs.Status.Components[c]; ok && st.Phase.Finished() {
 			continue
 		}
-		for _, cond := range job.Status.Conditions {
-			if cond.Type != batchv1.JobFailed || cond.Status != corev1.ConditionTrue {
-				continue
-			}
+		if cond := executor.Failed(&job); cond != nil {
 			why := fmt.Sprintf("the restore executor ended without reporting a result (%s: %s)", cond.Reason, cond.Message)
 			if cond.Reason == batchv1.JobReasonDeadlineExceeded && r.deadline(s) != nil {
 				why = fmt.Sprintf("restoreTimeout exceeded: the restore did not finish by %s", r.deadline(s).UTC().Format(time.RFC3339))
@@ -429,7 +416,7 @@ func (r *Reconciler) waitForComponents(_ context.Context, s *scope) (ctrl.Result
 		return ctrl.Result{}, nil
 	}
 	for _, c := range s.facts.components {
-		if !terminal(r.componentPhase(s, c)) {
+		if !r.componentPhase(s, c).Finished() {
 			return ctrl.Result{RequeueAfter: time.Minute}, nil
 		}
 	}
@@ -512,7 +499,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, orig *corev1alpha1.Restore
 			if why, ok := f.failed[name]; ok {
 				cs.Phase, cs.Error = storagev1alpha1.ComponentFailed, why
 			}
-			if f.preHooksErr != "" && !terminal(cs.Phase) {
+			if f.preHooksErr != "" && !cs.Phase.Finished() {
 				cs.Phase, cs.Error = storagev1alpha1.ComponentFailed, "not started: "+f.preHooksErr
 			}
 			st.Components[name] = cs

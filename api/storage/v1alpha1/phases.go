@@ -56,3 +56,6 @@ func SnapshotPhaseFor(status *SnapshotStatus) SnapshotPhase {
 	}
 	return SnapshotRunning
 }
+
+// Finished reports whether a component ended, well or not.
+func (p ComponentPhase) Finished() bool { return p == ComponentSucceeded || p == ComponentFailed }
