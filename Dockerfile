@@ -12,7 +12,7 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 RUN cd hack/tools/restic && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=0.19.1" -o /out/restic github.com/restic/restic/cmd/restic
 
 FROM gcr.io/distroless/static:nonroot
-COPY --from=build /out/coffer /coffer
+COPY --from=build /out/coffer /usr/local/bin/coffer
 COPY --from=build /out/restic /usr/local/bin/restic
 USER 65532:65532
-ENTRYPOINT ["/coffer"]
+ENTRYPOINT ["/usr/local/bin/coffer"]

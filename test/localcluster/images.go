@@ -269,9 +269,10 @@ func importPause(ctx context.Context, l layout, repoRoot string) error {
 	return err
 }
 
-// BuildCofferImage builds Coffer's image as the Dockerfile describes it, /coffer (the entrypoint)
-// and the pinned restic at /usr/local/bin/restic running as 65532, imports it into the cluster
-// and returns its reference, coffer.dev/coffer:dev-<digest prefix>.
+// BuildCofferImage builds Coffer's image as the Dockerfile describes it (/usr/local/bin/coffer as
+// the entrypoint, leaving /coffer free for the executor's volume mounts, and the pinned restic at
+// /usr/local/bin/restic, running as 65532), imports it into the cluster and returns its
+// reference, coffer.dev/coffer:dev-<digest prefix>.
 func (c *Cluster) BuildCofferImage(ctx context.Context) (string, error) {
 	lock, err := lockImages(c.layout)
 	if err != nil {
@@ -293,9 +294,9 @@ func (c *Cluster) BuildCofferImage(ctx context.Context) (string, error) {
 		repository: CofferRepository,
 		files: []imageFile{
 			{path: "/usr/local/bin/restic", source: restic, mode: 0o755},
-			{path: "/coffer", source: coffer, mode: 0o755},
+			{path: "/usr/local/bin/coffer", source: coffer, mode: 0o755},
 		},
-		entrypoint: []string{"/coffer"},
+		entrypoint: []string{"/usr/local/bin/coffer"},
 		user:       nonroot + ":" + nonroot,
 	})
 }
