@@ -284,8 +284,8 @@ func (r *Reconciler) preBackupHooks(ctx context.Context, s *scope) (ctrl.Result,
 	if s.facts.stopped() || s.bc == nil || s.session.Hooks == nil || len(s.session.Hooks.PreBackup) == 0 || finished(s.bs) {
 		return ctrl.Result{}, nil
 	}
-	if len(s.bs.Status.Hooks.PreHooks) > 0 {
-		s.facts.preHooks = s.bs.Status.Hooks.PreHooks
+	var ran bool
+	if s.facts.preHooks, s.facts.preHooksErr, ran = hooks.Recorded(s.bs.Status.Hooks.PreHooks, s.bs.Status.Conditions, corev1alpha1.TypePreBackupHooksExecutionSucceeded); ran {
 		return ctrl.Result{}, nil
 	}
 	s.facts.preHooks, s.facts.preHooksErr = r.Hooks.RunAll(ctx, s.bs.Namespace, *s.bc.Spec.Target, s.session.Hooks.PreBackup)
@@ -298,7 +298,7 @@ func (r *Reconciler) preBackupHooks(ctx context.Context, s *scope) (ctrl.Result,
 }
 
 func (r *Reconciler) ensureBackupJobs(ctx context.Context, s *scope) (ctrl.Result, error) {
-	if s.facts.stopped() || finished(s.bs) || s.facts.hooksFailed(s.bs) || !s.facts.snapshotsEnsured {
+	if s.facts.stopped() || finished(s.bs) || s.facts.hooksFailed() || !s.facts.snapshotsEnsured {
 		return ctrl.Result{}, nil
 	}
 	storages := map[string]*storagev1alpha1.LocalSpec{}
@@ -473,7 +473,7 @@ func (r *Reconciler) waitForSnapshots(_ context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{}, nil
 	}
 	if len(s.snapshots) == 0 {
-		if s.facts.targetProblem != "" || s.facts.hooksFailed(s.bs) {
+		if s.facts.targetProblem != "" || s.facts.hooksFailed() {
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
@@ -491,8 +491,8 @@ func (r *Reconciler) postBackupHooks(ctx context.Context, s *scope) (ctrl.Result
 	if s.facts.stopped() || s.bc == nil || s.session.Hooks == nil || len(s.session.Hooks.PostBackup) == 0 || finished(s.bs) {
 		return ctrl.Result{}, nil
 	}
-	if len(s.bs.Status.Hooks.PostHooks) > 0 {
-		s.facts.postHooks = s.bs.Status.Hooks.PostHooks
+	var ran bool
+	if s.facts.postHooks, s.facts.postHooksErr, ran = hooks.Recorded(s.bs.Status.Hooks.PostHooks, s.bs.Status.Conditions, corev1alpha1.TypePostBackupHooksExecutionSucceeded); ran {
 		return ctrl.Result{}, nil
 	}
 	succeeded := s.facts.snapshotsSucceeded(s)

@@ -46,12 +46,7 @@ type facts struct {
 // stopped: the session will not back anything up (no invoker, or skipped).
 func (f *facts) stopped() bool { return f.invokerProblem != "" || f.skipped != "" }
 
-func (f *facts) hooksFailed(bs *corev1alpha1.BackupSession) bool {
-	if f.preHooksErr != "" {
-		return true
-	}
-	return shared.IsFalse(bs.Status.Conditions, corev1alpha1.TypePreBackupHooksExecutionSucceeded)
-}
+func (f *facts) hooksFailed() bool { return f.preHooksErr != "" }
 
 // sawJobsBefore: Jobs were created by an earlier reconcile, so a missing one was deleted.
 func (f *facts) sawJobsBefore(bs *corev1alpha1.BackupSession) bool {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -267,4 +268,23 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 		b.Buffer.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
+}
+
+// Recorded is the outcome of hooks that an earlier reconcile ran and wrote into status: their
+// statuses and the failure message kept in the condition of type t ("" when every hook
+// succeeded). ran is false while nothing is recorded, so the hooks are still to run. Hooks run
+// once per session: a later reconcile must carry their outcome, failure included, forward.
+func Recorded(statuses []corev1alpha1.HookExecutionStatus, conditions []metav1.Condition, t shared.ConditionType) (_ []corev1alpha1.HookExecutionStatus, failure string, ran bool) {
+	if len(statuses) == 0 {
+		return nil, "", false
+	}
+	if c := shared.FindCondition(conditions, t); c != nil && c.Status == metav1.ConditionFalse {
+		return statuses, c.Message, true
+	}
+	for _, s := range statuses {
+		if s.Phase == corev1alpha1.HookFailed {
+			return statuses, fmt.Sprintf("hook %s failed", s.Name), true
+		}
+	}
+	return statuses, "", true
 }

@@ -326,14 +326,11 @@ func (r *Reconciler) preRestoreHooks(ctx context.Context, s *scope) (ctrl.Result
 	if s.facts.snapshot == nil || h == nil || len(h.PreRestore) == 0 {
 		return ctrl.Result{}, nil
 	}
-	if len(s.rs.Status.Hooks.PreHooks) > 0 {
-		s.facts.preHooks = s.rs.Status.Hooks.PreHooks
-		if shared.IsFalse(s.rs.Status.Conditions, corev1alpha1.TypePreRestoreHooksExecutionSucceeded) {
-			return ctrl.Result{}, r.finishNow(ctx, s)
-		}
-		return ctrl.Result{}, nil
+	var ran bool
+	s.facts.preHooks, s.facts.preHooksErr, ran = hooks.Recorded(s.rs.Status.Hooks.PreHooks, s.rs.Status.Conditions, corev1alpha1.TypePreRestoreHooksExecutionSucceeded)
+	if !ran {
+		s.facts.preHooks, s.facts.preHooksErr = r.Hooks.RunAll(ctx, s.rs.Namespace, *s.rs.Spec.Target, h.PreRestore)
 	}
-	s.facts.preHooks, s.facts.preHooksErr = r.Hooks.RunAll(ctx, s.rs.Namespace, *s.rs.Spec.Target, h.PreRestore)
 	if s.facts.preHooksErr != "" {
 		return ctrl.Result{}, r.finishNow(ctx, s)
 	}
@@ -507,10 +504,9 @@ func (r *Reconciler) patchStatus(ctx context.Context, orig *corev1alpha1.Restore
 	}
 	if f.preHooks != nil {
 		st.Hooks.PreHooks = f.preHooks
-		ok := f.preHooksErr == "" && !shared.IsFalse(*c, corev1alpha1.TypePreRestoreHooksExecutionSucceeded)
-		if ok {
+		if f.preHooksErr == "" {
 			meta.SetStatusCondition(c, shared.NewCondition(corev1alpha1.TypePreRestoreHooksExecutionSucceeded, metav1.ConditionTrue, corev1alpha1.ReasonSuccessfullyExecutedPreRestoreHooks, "Every pre-restore hook succeeded", gen))
-		} else if f.preHooksErr != "" {
+		} else {
 			meta.SetStatusCondition(c, shared.NewCondition(corev1alpha1.TypePreRestoreHooksExecutionSucceeded, metav1.ConditionFalse, corev1alpha1.ReasonFailedToExecutePreRestoreHooks, f.preHooksErr, gen))
 		}
 	}
