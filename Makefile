@@ -49,11 +49,20 @@ build: ## the coffer binary into bin/
 .PHONY: vet
 vet:
 	go vet ./...
+	go vet -tags e2e ./test/e2e/
 
 .PHONY: test
-test: vet verify-gen tools ## generated files current, then unit and envtest suites in one run
+test: vet verify-gen tools ## generated files current, the unit and envtest suites, then the e2e suites
 	hack/controlplane.sh kube-apiserver etcd kube-controller-manager kube-scheduler kubelet kube-proxy >/dev/null
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" go test -timeout 20m $(GO_TEST_FLAGS) ./...
+	$(MAKE) -s e2e
+
+# The e2e suites run after the others, never beside them: they and test/localcluster's
+# TestCluster each bring the one local cluster up and down.
+.PHONY: e2e
+e2e: ## as root: the end-to-end suites on the local cluster with Coffer deployed from config/local
+	hack/controlplane.sh kube-apiserver etcd kube-controller-manager kube-scheduler kubelet kube-proxy >/dev/null
+	go test -tags e2e -timeout 30m $(GO_TEST_FLAGS) -v ./test/e2e/
 
 .PHONY: tools
 tools: ## build (once) the pinned restic, kopia and storage servers the tests run
