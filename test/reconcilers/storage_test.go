@@ -1,4 +1,4 @@
-package storage
+package reconcilers
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -51,16 +52,7 @@ func create(t *testing.T, objs ...client.Object) {
 // the controllers.
 func updateStatus[T client.Object](t *testing.T, obj T, mutate func(T)) {
 	t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		mutate(obj)
-		return env.Client.Status().Update(context.Background(), obj)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	update(t, obj, mutate, env.Client.Status().Update)
 }
 
 func localStorage(ns, name, dir string, mods ...func(*storagev1alpha1.BackupStorage)) *storagev1alpha1.BackupStorage {
@@ -100,6 +92,29 @@ func newRepository(ns, name, storage, path string, mods ...func(*storagev1alpha1
 		m(r)
 	}
 	return r
+}
+
+// updateSpec applies mutate to the latest version of obj, retrying on conflicts with the
+// controllers.
+func updateSpec[T client.Object](t *testing.T, obj T, mutate func(T)) {
+	t.Helper()
+	update(t, obj, mutate, func(ctx context.Context, o client.Object, _ ...client.SubResourceUpdateOption) error {
+		return env.Client.Update(ctx, o)
+	})
+}
+
+func update[T client.Object](t *testing.T, obj T, mutate func(T), write func(context.Context, client.Object, ...client.SubResourceUpdateOption) error) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate(obj)
+		return write(context.Background(), obj)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // eventually polls get until cond holds, failing with the last object seen.
@@ -473,7 +488,7 @@ func TestSnapshotFileFollowsTheObject(t *testing.T) {
 	updateStatus(t, snap, func(snap *storagev1alpha1.Snapshot) {
 		snap.Status.TotalComponents = 2
 		snap.Status.Components = map[string]storagev1alpha1.Component{
-			"data": {Phase: storagev1alpha1.ComponentSucceeded, Path: "repository/v1/daily/data", SizeBytes: &size, Integrity: ptr(true),
+			"data": {Phase: storagev1alpha1.ComponentSucceeded, Path: "repository/v1/daily/data", SizeBytes: &size, Integrity: ptr.To(true),
 				ResticStats: []storagev1alpha1.ResticStats{{Summary: &storagev1alpha1.ResticSummary{ID: "a1", StartTime: &start}}}},
 			"logs": {Phase: storagev1alpha1.ComponentRunning, Path: "repository/v1/daily/logs"},
 		}
@@ -483,7 +498,7 @@ func TestSnapshotFileFollowsTheObject(t *testing.T) {
 	})
 	updateStatus(t, snap, func(snap *storagev1alpha1.Snapshot) {
 		c := snap.Status.Components["logs"]
-		c.Phase, c.SizeBytes, c.Integrity = storagev1alpha1.ComponentSucceeded, &size, ptr(true)
+		c.Phase, c.SizeBytes, c.Integrity = storagev1alpha1.ComponentSucceeded, &size, ptr.To(true)
 		snap.Status.Components["logs"] = c
 	})
 	snap = eventually(t, snap, "succeeded", func(s *storagev1alpha1.Snapshot) bool { return s.Status.Phase == storagev1alpha1.SnapshotSucceeded })
@@ -533,8 +548,6 @@ func TestSnapshotFileFollowsTheObject(t *testing.T) {
 		t.Errorf("a WipeOut Snapshot left its file: %v", err)
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func TestDefaultStorageIsUnique(t *testing.T) {
 	ns := env.Namespace(t)

@@ -1,4 +1,4 @@
-package storage
+package reconcilers
 
 import (
 	"context"
@@ -10,12 +10,16 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cofferhq/coffer/controllers"
+	"github.com/cofferhq/coffer/controllers/executor"
 	"github.com/cofferhq/coffer/test/envtest"
 )
 
 var env *envtest.Env
 
-// TestMain starts one control plane and one manager running both controllers.
+// executorImage is what the lifecycle controllers put into Jobs; no kubelet ever runs it.
+const executorImage = "coffer.dev/coffer:test"
+
+// TestMain starts one control plane and one manager running every controller.
 func TestMain(m *testing.M) {
 	e, stop, err := envtest.StartMain()
 	if err != nil {
@@ -42,7 +46,12 @@ func startManager(ctx context.Context) (<-chan struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := controllers.Setup(ctx, mgr, controllers.Options{OperatorVersion: "test"}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{
+		OperatorVersion: "test",
+		RESTConfig:      env.Config,
+		Executor:        executor.Config{Image: executorImage, ServiceAccount: "coffer-executor"},
+		Identity:        executor.Identity{ServiceAccount: "coffer-executor", ClusterRole: "coffer-executor-role"},
+	}); err != nil {
 		return nil, err
 	}
 	done := make(chan struct{})
