@@ -53,7 +53,7 @@ vet:
 
 .PHONY: test
 test: vet verify-gen tools ## generated files current, the unit and envtest suites, then the e2e suites
-	hack/controlplane.sh kube-apiserver etcd kube-controller-manager kube-scheduler kubelet kube-proxy >/dev/null
+	hack/controlplane.sh kube-apiserver etcd kube-controller-manager kube-scheduler kubelet kube-proxy kubectl >/dev/null
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" go test -timeout 20m $(GO_TEST_FLAGS) ./...
 	$(MAKE) -s e2e
 
@@ -61,7 +61,7 @@ test: vet verify-gen tools ## generated files current, the unit and envtest suit
 # TestCluster each bring the one local cluster up and down.
 .PHONY: e2e
 e2e: ## as root: the end-to-end suites on the local cluster with Coffer deployed from config/local
-	hack/controlplane.sh kube-apiserver etcd kube-controller-manager kube-scheduler kubelet kube-proxy >/dev/null
+	hack/controlplane.sh kube-apiserver etcd kube-controller-manager kube-scheduler kubelet kube-proxy kubectl >/dev/null
 	go test -tags e2e -timeout 30m $(GO_TEST_FLAGS) -v ./test/e2e/
 
 .PHONY: tools
@@ -85,6 +85,8 @@ bench: ## Coffer's engine vs restic and kopia, table into bin/bench.md (~15 min;
 run: ## as root: a real single-node cluster (kept running), Coffer deployed into it, the samples applied
 	go build -o bin/localcluster ./test/cmd/localcluster
 	bin/localcluster up
+	@# The data config/samples backs up and restores: a copy of Coffer's API types.
+	mkdir -p /var/lib/coffer/demo/data && cp -r api /var/lib/coffer/demo/data/
 	bin/localcluster deploy --samples config/samples
 
 .PHONY: down

@@ -28,7 +28,7 @@ for bin in "${wanted[@]}"; do
   case "$bin" in
     etcd)
       (cd "$root/hack/tools/etcd" && nice -n 10 go build -ldflags "-s -w" -o "$dir/.$bin.tmp" ./cmd/etcd) ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler|kube-proxy|kubelet)
+    kube-apiserver|kube-controller-manager|kube-scheduler|kube-proxy|kubelet|kubectl)
       (cd "$root/hack/tools/kube" && nice -n 10 go build -ldflags "$kube_ldflags" -o "$dir/.$bin.tmp" "k8s.io/kubernetes/cmd/$bin") ;;
     *) echo "hack/controlplane.sh: unknown binary $bin" >&2; exit 2 ;;
   esac

@@ -69,19 +69,11 @@ func (r *Reconciler) waitingForSnapshot(ctx context.Context, o client.Object) []
 	}
 	var out []reconcile.Request
 	for _, rs := range list.Items {
-		if rs.Spec.DataSource.Repository == o.(*storagev1alpha1.Snapshot).Spec.Repository && !done(&rs) {
+		if rs.Spec.DataSource.Repository == o.(*storagev1alpha1.Snapshot).Spec.Repository && !rs.Status.Phase.Finished() {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rs)})
 		}
 	}
 	return out
-}
-
-func done(rs *corev1alpha1.RestoreSession) bool {
-	switch rs.Status.Phase {
-	case corev1alpha1.RestoreSucceeded, corev1alpha1.RestoreFailed, corev1alpha1.RestoreInvalid:
-		return true
-	}
-	return false
 }
 
 func (r *Reconciler) now() time.Time {
@@ -134,7 +126,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 		return ctrl.Result{}, nil
 	}
-	if done(&rs) {
+	if rs.Status.Phase.Finished() {
 		return ctrl.Result{}, nil
 	}
 	if controllerutil.AddFinalizer(&rs, shared.Finalizer) {

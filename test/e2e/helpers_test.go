@@ -247,11 +247,7 @@ func (e *env) restore(name, repository string, target shared.TypedObjectReferenc
 		if err := kube.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: name}, &rs); err != nil {
 			return false, err
 		}
-		switch rs.Status.Phase {
-		case corev1alpha1.RestoreSucceeded, corev1alpha1.RestoreFailed, corev1alpha1.RestoreInvalid:
-			return true, nil
-		}
-		return false, nil
+		return rs.Status.Phase.Finished(), nil
 	})
 	return rs
 }

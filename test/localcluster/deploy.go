@@ -20,18 +20,29 @@ const (
 	overlayDir = "config/local"
 )
 
-// Kubectl runs the machine's kubectl against the cluster as its admin and returns the combined
-// output.
+// Kubectl runs kubectl against the cluster as its admin and returns the combined output. It is
+// the cluster's own version, built into the control plane cache like the other binaries, so a
+// machine needs no kubectl of its own.
 func (c *Cluster) Kubectl(ctx context.Context, args ...string) (string, error) {
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		return "", fmt.Errorf("kubectl is not installed: install kubectl (any version from 1.32)")
+	bin, err := c.KubectlBinary(ctx)
+	if err != nil {
+		return "", err
 	}
-	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", c.Kubeconfig()}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", c.Kubeconfig()}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("kubectl %s: %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return string(out), nil
+}
+
+// KubectlBinary is the path of the cluster's kubectl, built on first use.
+func (c *Cluster) KubectlBinary(ctx context.Context) (string, error) {
+	dir, err := runScript(ctx, c.repoRoot, "controlplane.sh", "kubectl")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "kubectl"), nil
 }
 
 // ApplyKustomize applies a kustomize directory with server-side apply, as a user would.

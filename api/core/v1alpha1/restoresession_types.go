@@ -97,6 +97,11 @@ const (
 	RestoreUnknown   RestorePhase = "Unknown"
 )
 
+// Finished reports whether a restore ended: it will not change phase again.
+func (p RestorePhase) Finished() bool {
+	return p == RestoreSucceeded || p == RestoreFailed || p == RestoreInvalid
+}
+
 // ComponentRestoreStatus reports one component's restore.
 type ComponentRestoreStatus struct {
 	// +optional

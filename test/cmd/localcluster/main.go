@@ -99,7 +99,11 @@ func newDeployCommand(cfg *localcluster.Config) *cobra.Command {
 					return err
 				}
 			}
-			printUsage(cmd, c)
+			kubectl, err := c.KubectlBinary(ctx)
+			if err != nil {
+				return err
+			}
+			printUsage(cmd, c, kubectl, samples != "")
 			return nil
 		},
 	}
@@ -135,18 +139,30 @@ func firstLine(s string) string {
 	return first
 }
 
-func printUsage(cmd *cobra.Command, c *localcluster.Cluster) {
-	fmt.Fprintf(cmd.OutOrStdout(), `
-Coffer runs in the local cluster (%s/%s). Use it with:
+func printUsage(cmd *cobra.Command, c *localcluster.Cluster, kubectl string, samples bool) {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, `
+Coffer runs in the local cluster (%s/%s). Use it with the cluster's own kubectl:
 
   export KUBECONFIG=%s
+  alias kubectl=%s
   kubectl get pods -A
   kubectl -n %s logs deploy/%s -f
+`, localcluster.ManagerNamespace, localcluster.ManagerDeployment, c.Kubeconfig(), kubectl,
+		localcluster.ManagerNamespace, localcluster.ManagerDeployment)
+	if samples {
+		fmt.Fprint(out, `
+The samples back up the claim demo/data (/var/lib/coffer/demo/data) at once and every 30
+minutes, and restore the first snapshot into demo/restored (/var/lib/coffer/demo/restored):
 
+  kubectl -n demo get backupsessions,snapshots,restoresessions
+  diff -r /var/lib/coffer/demo/data /var/lib/coffer/demo/restored
+`)
+	}
+	fmt.Fprintf(out, `
 Backups of local BackupStorages are under %s on this machine.
 Run `+"`make run`"+` again to redeploy after a change; stop the cluster and restore the host with `+"`make down`"+`.
-`, localcluster.ManagerNamespace, localcluster.ManagerDeployment, c.Kubeconfig(),
-		localcluster.ManagerNamespace, localcluster.ManagerDeployment, localcluster.BackupsHostPath)
+`, localcluster.BackupsHostPath)
 }
 
 func newDownCommand(cfg *localcluster.Config) *cobra.Command {

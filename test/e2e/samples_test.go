@@ -1,0 +1,67 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	"github.com/cofferhq/coffer/bench/corpus"
+	"github.com/cofferhq/coffer/test/envtest"
+)
+
+// The demo `make run` gives a newcomer: config/samples, applied as make run applies them, back up
+// the claim demo/data and restore the first snapshot into demo/restored, bit-exact.
+func TestSamplesBackUpAndRestore(t *testing.T) {
+	const (
+		demo     = "/var/lib/coffer/demo"
+		data     = demo + "/data"
+		restored = demo + "/restored"
+	)
+	root, err := envtest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: t.Context(), ns: "demo"}
+	t.Cleanup(func() {
+		if t.Failed() {
+			e.dump()
+		}
+		ctx := t.Context()
+		_ = kube.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}})
+		for _, pv := range []string{"demo-data", "demo-restored"} {
+			_ = kube.Delete(ctx, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pv}})
+		}
+		_ = os.RemoveAll(demo)
+		_ = os.RemoveAll(filepath.Join(backupsHost, "demo"))
+	})
+	if err := os.RemoveAll(demo); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := corpus.Generate(data, corpus.Spec{Seed: 30, TotalBytes: 8 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := cluster.Kubectl(e.ctx, "apply", "--server-side", "--force-conflicts", "-f", filepath.Join(root, "config", "samples")); err != nil {
+		t.Fatal(err)
+	}
+	var rs corev1alpha1.RestoreSession
+	e.waitFor("the sample RestoreSession", 5*time.Minute, func() (bool, error) {
+		err := kube.Get(e.ctx, client.ObjectKey{Namespace: "demo", Name: "data-into-restored"}, &rs)
+		return err == nil && rs.Status.Phase.Finished(), client.IgnoreNotFound(err)
+	})
+	if rs.Status.Phase != corev1alpha1.RestoreSucceeded {
+		t.Fatalf("sample restore %s: %+v", rs.Status.Phase, rs.Status.Conditions)
+	}
+	t.Logf("FIGURE samples applied to restore Succeeded (8 MiB): %s", time.Since(start).Round(time.Second))
+	if got, want := hashDir(t, restored), hashDir(t, data); got != want {
+		t.Fatalf("restored tree %s differs from the backed-up one %s", got, want)
+	}
+}
