@@ -196,6 +196,19 @@ func (r *Reconciler) deadline(s *scope) *metav1.Time {
 	return s.bs.Status.BackupDeadline
 }
 
+// startWait bounds how long a session without a backupTimeout waits for its Repositories to be
+// Ready: long enough for a storage that is still coming up, short enough never to hang.
+const startWait = 30 * time.Minute
+
+// startLimit is when a session that could not start yet gives up: its deadline, or startWait
+// after its creation.
+func (r *Reconciler) startLimit(s *scope) time.Time {
+	if d := r.deadline(s); d != nil {
+		return d.Time
+	}
+	return s.bs.CreationTimestamp.Add(startWait)
+}
+
 func (r *Reconciler) resolveTarget(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.facts.stopped() || finished(s.bs) {
 		return ctrl.Result{}, nil
@@ -219,13 +232,20 @@ func (r *Reconciler) ensureSnapshots(ctx context.Context, s *scope) (ctrl.Result
 		return ctrl.Result{}, nil
 	}
 	if !finished(s.bs) && s.facts.targetProblem == "" {
+		s.facts.snapshotsEnsured = true
 		for _, ri := range s.session.Repositories {
 			if err := r.ensureSnapshot(ctx, s, ri); err != nil {
+				s.facts.snapshotsEnsured = false
 				s.facts.snapshotsErr = err.Error()
-				return ctrl.Result{}, err
+				limit := r.startLimit(s)
+				if s.facts.now.Before(limit) {
+					return ctrl.Result{}, err
+				}
+				// Past the limit the session ends Failed rather than wait for ever.
+				s.facts.snapshotsErr = fmt.Sprintf("%v; gave up at %s", err, limit.UTC().Format(time.RFC3339))
+				break
 			}
 		}
-		s.facts.snapshotsEnsured = true
 	}
 	var list storagev1alpha1.SnapshotList
 	if err := r.Client.List(ctx, &list, client.InNamespace(s.bs.Namespace), client.MatchingFields{IndexSnapshotSession: s.bs.Name}); err != nil {
@@ -233,6 +253,10 @@ func (r *Reconciler) ensureSnapshots(ctx context.Context, s *scope) (ctrl.Result
 	}
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 	s.snapshots = list.Items
+	if s.facts.snapshotsErr != "" {
+		// The Snapshots of the Repositories that were Ready will get no Job either.
+		return ctrl.Result{}, r.failPendingComponents(ctx, s, "not started: "+s.facts.snapshotsErr)
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -473,7 +497,7 @@ func (r *Reconciler) waitForSnapshots(_ context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{}, nil
 	}
 	if len(s.snapshots) == 0 {
-		if s.facts.targetProblem != "" || s.facts.hooksFailed() {
+		if s.facts.targetProblem != "" || s.facts.snapshotsErr != "" || s.facts.hooksFailed() {
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil

@@ -74,7 +74,7 @@ func (s *scope) phase() corev1alpha1.BackupSessionPhase {
 
 func (s *scope) failureSummary() string {
 	var why []string
-	for _, m := range []string{s.facts.invokerProblem, s.facts.targetProblem, s.facts.preHooksErr, s.facts.postHooksErr} {
+	for _, m := range []string{s.facts.invokerProblem, s.facts.targetProblem, s.facts.snapshotsErr, s.facts.preHooksErr, s.facts.postHooksErr} {
 		if m != "" {
 			why = append(why, m)
 		}

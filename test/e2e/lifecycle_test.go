@@ -23,6 +23,7 @@ import (
 	"github.com/cofferhq/coffer/controllers/backends"
 	"github.com/cofferhq/coffer/controllers/executor"
 	"github.com/cofferhq/coffer/engine"
+	"github.com/cofferhq/coffer/test/localcluster"
 	"github.com/cofferhq/coffer/test/servers"
 )
 
@@ -164,7 +165,7 @@ func TestStatefulSetPerOrdinal(t *testing.T) {
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "db"}},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "registry.k8s.io/pause:3.10",
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: localcluster.PauseImage,
 					ImagePullPolicy: corev1.PullNever, VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}}},
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{

@@ -341,3 +341,22 @@ func TestRestoreOfAMissingSnapshotIsInvalid(t *testing.T) {
 		t.Errorf("conditions %q, want the field and the name", all)
 	}
 }
+
+// A session whose Repository never becomes Ready ends Failed at its backupTimeout, saying why,
+// instead of staying Pending for ever.
+func TestSessionGivesUpOnARepositoryThatIsNeverReady(t *testing.T) {
+	ns := env.Namespace(t)
+	backupSetup(t, ns, func(s *corev1alpha1.Session) {
+		// No such Secret: the Repository waits for it.
+		s.Repositories[0].EncryptionSecret = &shared.ObjectReference{Name: "missing"}
+	})
+	bs := &corev1alpha1.BackupSession{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-manual"},
+		Spec: corev1alpha1.BackupSessionSpec{Invoker: shared.TypedLocalObjectReference{APIGroup: corev1alpha1.GroupVersion.Group,
+			Kind: "BackupConfiguration", Name: "app"}, Session: "daily", BackupTimeout: &metav1.Duration{Duration: 2 * time.Second}}}
+	create(t, bs)
+	bs = eventually(t, bs, "session Failed", sessionPhase(corev1alpha1.BackupSessionFailed))
+	c := shared.FindCondition(bs.Status.Conditions, corev1alpha1.TypeSnapshotsEnsured)
+	if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "Repository app-local is not Ready") || !strings.Contains(c.Message, "gave up") {
+		t.Errorf("SnapshotsEnsured %+v, want False naming the Repository and the give-up", c)
+	}
+}
