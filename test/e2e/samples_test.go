@@ -3,12 +3,14 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -29,22 +31,40 @@ func TestSamplesBackUpAndRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: t.Context(), ns: "demo"}
+	// Not t.Context(): the cleanup below still needs the API.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	e := &env{t: t, ctx: ctx, ns: "demo"}
+	// The samples' objects have fixed names: a demo left by `make run` goes first, and so does
+	// this test's when it ends.
+	removeDemo := func() {
+		objs := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}},
+			&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "demo-data"}},
+			&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "demo-restored"}}}
+		for _, o := range objs {
+			if err := kube.Delete(e.ctx, o); client.IgnoreNotFound(err) != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, o := range objs {
+			e.waitFor("the demo's "+o.GetName()+" gone", 2*time.Minute, func() (bool, error) {
+				err := kube.Get(e.ctx, client.ObjectKeyFromObject(o), o)
+				return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+			})
+		}
+		for _, dir := range []string{demo, filepath.Join(backupsHost, "demo")} {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	removeDemo()
 	t.Cleanup(func() {
 		if t.Failed() {
 			e.dump()
 		}
-		ctx := t.Context()
-		_ = kube.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}})
-		for _, pv := range []string{"demo-data", "demo-restored"} {
-			_ = kube.Delete(ctx, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pv}})
-		}
-		_ = os.RemoveAll(demo)
-		_ = os.RemoveAll(filepath.Join(backupsHost, "demo"))
+		removeDemo()
 	})
-	if err := os.RemoveAll(demo); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := corpus.Generate(data, corpus.Spec{Seed: 30, TotalBytes: 8 << 20}); err != nil {
 		t.Fatal(err)
 	}
