@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,15 +19,20 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/cofferhq/coffer/api"
 	"github.com/cofferhq/coffer/controllers"
 	"github.com/cofferhq/coffer/controllers/executor"
+	"github.com/cofferhq/coffer/controllers/webhookcert"
+	"github.com/cofferhq/coffer/webhooks"
 )
 
 // managerOptions are the flags of `coffer manager`.
@@ -43,6 +49,27 @@ type managerOptions struct {
 	executorImage           string
 	executorServiceAccount  string
 	executorClusterRole     string
+	webhook                 webhookOptions
+	// allowRepeatedControllerNames is set only by tests that start several managers in one
+	// process; controller-runtime refuses a second controller of the same name otherwise.
+	allowRepeatedControllerNames bool
+}
+
+// webhookOptions configure the admission webhooks and their serving certificate.
+type webhookOptions struct {
+	// port 0 serves no webhooks (a manager run outside the cluster for development).
+	port    int
+	certDir string
+	// certs is "self" (the manager keeps CA and certificate in secret and injects the CA) or
+	// "external" (cert-manager or an admin provides tls.crt/tls.key in certDir and the caBundle).
+	certs      string
+	namespace  string
+	service    string
+	secret     string
+	validating string
+	extraHosts []string
+	// checkEvery is how often the certificate is checked (webhookcert.DefaultInterval when 0).
+	checkEvery time.Duration
 }
 
 func newManagerCommand() *cobra.Command {
@@ -83,6 +110,16 @@ func newManagerCommand() *cobra.Command {
 		"image of backup, restore and trigger Jobs ($COFFER_EXECUTOR_IMAGE); the manager's own image, read from its Pod ($POD_NAMESPACE/$POD_NAME), when empty")
 	f.StringVar(&o.executorServiceAccount, "executor-service-account", "coffer-executor", "ServiceAccount the executor Jobs run as, created in each namespace that has backups")
 	f.StringVar(&o.executorClusterRole, "executor-cluster-role", "coffer-executor-role", "ClusterRole bound to the executor ServiceAccount (config/rbac/executor_role.yaml)")
+	w := &o.webhook
+	f.IntVar(&w.port, "webhook-port", 9443, "port of the admission webhook server; 0 serves no webhooks")
+	f.StringVar(&w.certDir, "webhook-cert-dir", "/var/run/coffer/webhook-certs", "directory of the webhook server's tls.crt and tls.key (reloaded when they change)")
+	f.StringVar(&w.certs, "webhook-certs", "self", "self: the manager makes, rotates and injects the webhook certificate; external: cert-manager or an admin provides it")
+	f.StringVar(&w.namespace, "webhook-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the webhook Service and certificate Secret ($POD_NAMESPACE)")
+	f.StringVar(&w.service, "webhook-service", "coffer-webhook-service", "Service the API server calls the webhooks through (names the certificate)")
+	f.StringVar(&w.secret, "webhook-secret", "coffer-webhook-server-cert", "Secret holding the webhook CA and serving certificate (--webhook-certs=self)")
+	f.StringVar(&w.validating, "validating-webhook-configuration", "coffer-validating-webhook-configuration", "ValidatingWebhookConfiguration whose caBundle the manager sets (--webhook-certs=self)")
+	f.StringSliceVar(&w.extraHosts, "webhook-cert-hosts", nil, "extra names or addresses for the serving certificate")
+	f.DurationVar(&w.checkEvery, "webhook-cert-check-interval", webhookcert.DefaultInterval, "how often the certificate is checked and renewed when a third of its life is left")
 	return cmd
 }
 
@@ -139,8 +176,14 @@ func newManager(cfg *rest.Config, o managerOptions) (manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	var webhookServer webhook.Server
+	if o.webhook.port != 0 {
+		webhookServer = webhook.NewServer(webhook.Options{Port: o.webhook.port, CertDir: o.webhook.certDir})
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
+		WebhookServer:                 webhookServer,
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(o.allowRepeatedControllerNames)},
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
@@ -170,7 +213,48 @@ func newManager(cfg *rest.Config, o managerOptions) (manager.Manager, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if o.webhook.port != 0 {
+		if err := setupWebhooks(mgr, cfg, scheme, o.webhook); err != nil {
+			return nil, err
+		}
+	}
 	return mgr, nil
+}
+
+// setupWebhooks registers the webhooks and, with --webhook-certs=self, makes sure the serving
+// certificate exists before the server starts, then keeps it fresh.
+func setupWebhooks(mgr manager.Manager, cfg *rest.Config, scheme *runtime.Scheme, o webhookOptions) error {
+	switch o.certs {
+	case "external":
+	case "self":
+		if o.namespace == "" {
+			return fmt.Errorf("--webhook-namespace is required with --webhook-certs=self outside a Pod (or set POD_NAMESPACE)")
+		}
+		c, err := client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return err
+		}
+		rot := &webhookcert.Rotator{
+			Client:             c,
+			Secret:             client.ObjectKey{Namespace: o.namespace, Name: o.secret},
+			Hosts:              webhookcert.Hosts(o.service, o.namespace, o.extraHosts...),
+			CertDir:            o.certDir,
+			ValidatingWebhooks: []string{o.validating},
+			Interval:           o.checkEvery,
+			Log:                mgr.GetLogger().WithName("webhook-certificate"),
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := rot.Ensure(ctx); err != nil && !errors.Is(err, webhookcert.ErrConfigurationMissing) {
+			return err
+		}
+		if err := mgr.Add(rot); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("--webhook-certs: %q is neither self nor external", o.certs)
+	}
+	return webhooks.Setup(mgr)
 }
 
 // readyWhenCacheSynced reports ready once the informer caches have synced, so a rolling update

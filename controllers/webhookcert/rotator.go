@@ -2,6 +2,7 @@ package webhookcert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,15 +19,19 @@ import (
 	"github.com/cofferhq/coffer/api/shared"
 )
 
+// ErrConfigurationMissing: a webhook configuration to inject into does not exist (yet). The
+// certificate files are written all the same; Start retries the injection a minute later.
+var ErrConfigurationMissing = errors.New("webhook configuration not found")
+
 // DefaultInterval is how often a replica checks the certificate: rotation happens a third of a
 // lifetime early, so an hour is far more often than needed and cheap.
 const DefaultInterval = time.Hour
 
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;create;update
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations;mutatingwebhookconfigurations,verbs=get;list;watch;update
+
 // Rotator keeps the webhook certificate. Every replica runs one: each serves webhooks from its
 // own certificate directory, and they agree through the Secret.
-//
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations;mutatingwebhookconfigurations,verbs=get;list;watch;update
 type Rotator struct {
 	// Client reads and writes directly (Ensure runs before the manager's caches start).
 	Client client.Client
@@ -144,6 +149,9 @@ func (r *Rotator) inject(ctx context.Context, ca []byte) error {
 func (r *Rotator) injectInto(ctx context.Context, cfg client.Object, ca []byte, clientConfigs func() []*admissionregistrationv1.WebhookClientConfig) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(cfg), cfg); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ErrConfigurationMissing
+			}
 			return err
 		}
 		changed := false

@@ -1,0 +1,26 @@
+package webhooks
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+)
+
+// Setup registers every webhook with the manager's webhook server, at the paths the
+// +kubebuilder:webhook markers give config/webhook.
+func Setup(mgr manager.Manager) error {
+	if err := register(mgr, "BackupBlueprint", ValidateBackupBlueprint); err != nil {
+		return err
+	}
+	return register(mgr, "BackupVerifier", ValidateBackupVerifier)
+}
+
+func register[T object[O], O any](mgr manager.Manager, kind string, rules Rules[T]) error {
+	var obj O
+	return ctrl.NewWebhookManagedBy(mgr, T(&obj)).
+		WithValidator(validator[T, O]{kind: schema.GroupKind{Group: corev1alpha1.GroupVersion.Group, Kind: kind}, rules: rules}).
+		RecoverPanic(true).
+		Complete()
+}
