@@ -4,17 +4,29 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	"github.com/cofferhq/coffer/blueprints"
 )
+
+// Options configure the webhooks.
+type Options struct {
+	// Selection says whose blueprint selectors may pick up whose workloads.
+	Selection blueprints.SelectionPolicy
+}
 
 // Setup registers every webhook with the manager's webhook server, at the paths the
 // +kubebuilder:webhook markers give config/webhook.
-func Setup(mgr manager.Manager) error {
+func Setup(mgr manager.Manager, o Options) error {
 	if err := register(mgr, "BackupBlueprint", ValidateBackupBlueprint); err != nil {
 		return err
 	}
-	return register(mgr, "BackupVerifier", ValidateBackupVerifier)
+	if err := register(mgr, "BackupVerifier", ValidateBackupVerifier); err != nil {
+		return err
+	}
+	mgr.GetWebhookServer().Register(WorkloadPath, &webhook.Admission{Handler: &WorkloadMutator{Reader: mgr.GetClient(), Policy: o.Selection}})
+	return nil
 }
 
 func register[T object[O], O any](mgr manager.Manager, kind string, rules Rules[T]) error {

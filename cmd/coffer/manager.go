@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/cofferhq/coffer/api"
+	"github.com/cofferhq/coffer/blueprints"
 	"github.com/cofferhq/coffer/controllers"
 	"github.com/cofferhq/coffer/controllers/executor"
 	"github.com/cofferhq/coffer/controllers/webhookcert"
@@ -67,6 +68,7 @@ type webhookOptions struct {
 	service    string
 	secret     string
 	validating string
+	mutating   string
 	extraHosts []string
 	// checkEvery is how often the certificate is checked (webhookcert.DefaultInterval when 0).
 	checkEvery time.Duration
@@ -118,6 +120,7 @@ func newManagerCommand() *cobra.Command {
 	f.StringVar(&w.service, "webhook-service", "coffer-webhook-service", "Service the API server calls the webhooks through (names the certificate)")
 	f.StringVar(&w.secret, "webhook-secret", "coffer-webhook-server-cert", "Secret holding the webhook CA and serving certificate (--webhook-certs=self)")
 	f.StringVar(&w.validating, "validating-webhook-configuration", "coffer-validating-webhook-configuration", "ValidatingWebhookConfiguration whose caBundle the manager sets (--webhook-certs=self)")
+	f.StringVar(&w.mutating, "mutating-webhook-configuration", "coffer-mutating-webhook-configuration", "MutatingWebhookConfiguration whose caBundle the manager sets (--webhook-certs=self)")
 	f.StringSliceVar(&w.extraHosts, "webhook-cert-hosts", nil, "extra names or addresses for the serving certificate")
 	f.DurationVar(&w.checkEvery, "webhook-cert-check-interval", webhookcert.DefaultInterval, "how often the certificate is checked and renewed when a third of its life is left")
 	return cmd
@@ -240,6 +243,7 @@ func setupWebhooks(mgr manager.Manager, cfg *rest.Config, scheme *runtime.Scheme
 			Hosts:              webhookcert.Hosts(o.service, o.namespace, o.extraHosts...),
 			CertDir:            o.certDir,
 			ValidatingWebhooks: []string{o.validating},
+			MutatingWebhooks:   []string{o.mutating},
 			Interval:           o.checkEvery,
 			Log:                mgr.GetLogger().WithName("webhook-certificate"),
 		}
@@ -254,7 +258,9 @@ func setupWebhooks(mgr manager.Manager, cfg *rest.Config, scheme *runtime.Scheme
 	default:
 		return fmt.Errorf("--webhook-certs: %q is neither self nor external", o.certs)
 	}
-	return webhooks.Setup(mgr)
+	// Blueprints in the manager's own namespace may select workloads in every namespace their
+	// usage policy admits; anywhere else only in their own namespace.
+	return webhooks.Setup(mgr, webhooks.Options{Selection: blueprints.SelectionPolicy{TrustedNamespaces: []string{o.namespace}}})
 }
 
 // readyWhenCacheSynced reports ready once the informer caches have synced, so a rolling update

@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -25,37 +28,51 @@ import (
 	"github.com/cofferhq/coffer/test/envtest"
 )
 
-// installWebhooks creates config/webhook's ValidatingWebhookConfiguration as deployed, except
-// that the API server calls 127.0.0.1:port (envtest has no Services) and no caBundle is set:
-// the manager must inject it.
-func installWebhooks(t *testing.T, env *envtest.Env, port int) string {
+// installWebhooks creates config/webhook's configurations as deployed, except that the API
+// server calls 127.0.0.1:port (envtest has no Services) and no caBundle is set: the manager must
+// inject it. It returns the validating and the mutating configuration's names.
+func installWebhooks(t *testing.T, env *envtest.Env, port int) (validating, mutating string) {
 	t.Helper()
 	objs, err := envtest.LoadObjects(filepath.Join(env.RepoRoot, "config", "webhook"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const name = "coffer-validating-webhook-configuration"
-	for _, u := range objs {
-		if u.GetKind() != "ValidatingWebhookConfiguration" {
-			continue
-		}
-		var cfg admissionregistrationv1.ValidatingWebhookConfiguration
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cfg); err != nil {
-			t.Fatal(err)
-		}
-		cfg.Name = name
-		for i := range cfg.Webhooks {
-			cc := &cfg.Webhooks[i].ClientConfig
-			cc.URL = ptr.To(fmt.Sprintf("https://127.0.0.1:%d%s", port, *cc.Service.Path))
-			cc.Service = nil
-		}
-		if err := env.Client.Create(context.Background(), &cfg); err != nil {
-			t.Fatal(err)
-		}
-		return name
+	url := func(cc *admissionregistrationv1.WebhookClientConfig) {
+		cc.URL = ptr.To(fmt.Sprintf("https://127.0.0.1:%d%s", port, *cc.Service.Path))
+		cc.Service = nil
 	}
-	t.Fatal("config/webhook has no ValidatingWebhookConfiguration")
-	return ""
+	for _, u := range objs {
+		switch u.GetKind() {
+		case "ValidatingWebhookConfiguration":
+			var cfg admissionregistrationv1.ValidatingWebhookConfiguration
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			cfg.Name, validating = "coffer-validating-webhook-configuration", "coffer-validating-webhook-configuration"
+			for i := range cfg.Webhooks {
+				url(&cfg.Webhooks[i].ClientConfig)
+			}
+			if err := env.Client.Create(context.Background(), &cfg); err != nil {
+				t.Fatal(err)
+			}
+		case "MutatingWebhookConfiguration":
+			var cfg admissionregistrationv1.MutatingWebhookConfiguration
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			cfg.Name, mutating = "coffer-mutating-webhook-configuration", "coffer-mutating-webhook-configuration"
+			for i := range cfg.Webhooks {
+				url(&cfg.Webhooks[i].ClientConfig)
+			}
+			if err := env.Client.Create(context.Background(), &cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if validating == "" || mutating == "" {
+		t.Fatal("config/webhook lacks a validating or a mutating configuration")
+	}
+	return validating, mutating
 }
 
 // servedSerial is the serial number of the certificate the webhook server presents.
@@ -81,13 +98,13 @@ func TestWebhooks(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	cfgName := installWebhooks(t, env, port)
+	cfgName, mutName := installWebhooks(t, env, port)
 
 	o := managerOptions{
 		metricsAddr: "0", probeAddr: "0", gracefulShutdown: 5 * time.Second, allowRepeatedControllerNames: true,
 		executorImage: "coffer.dev/coffer:test", executorServiceAccount: "coffer-executor", executorClusterRole: "coffer-executor-role",
 		webhook: webhookOptions{port: port, certDir: t.TempDir(), certs: "self", namespace: ns, service: "coffer-webhook-service",
-			secret: "coffer-webhook-server-cert", validating: cfgName, extraHosts: []string{"127.0.0.1"}, checkEvery: 200 * time.Millisecond},
+			secret: "coffer-webhook-server-cert", validating: cfgName, mutating: mutName, extraHosts: []string{"127.0.0.1"}, checkEvery: 200 * time.Millisecond},
 	}
 	mgr, err := newManager(env.Config, o)
 	if err != nil {
@@ -192,5 +209,117 @@ func TestWebhooks(t *testing.T) {
 	})
 	if err := env.Client.Create(ctx, badBlueprint.DeepCopy()); !apierrors.IsInvalid(err) {
 		t.Fatalf("after rotation a bad blueprint gives %v, want Invalid from the webhook", err)
+	}
+}
+
+// warningsOf collects the warnings the API server returns.
+type warningsOf struct{ got []string }
+
+func (w *warningsOf) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
+	w.got = append(w.got, text)
+}
+
+// TestWorkloadMutator: through a real API server, a Deployment that names a blueprint wrongly or
+// sets a variable of the wrong type is rejected naming the annotation; one matched by a
+// blueprint's selector is stamped with the blueprint and its generation; a server-side dry run
+// previews the BackupConfiguration; a Deployment no blueprint applies to is left alone.
+func TestWorkloadMutator(t *testing.T) {
+	env := envtest.Start(t)
+	ns := env.Namespace(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	valName, mutName := installWebhooks(t, env, port)
+	o := managerOptions{
+		metricsAddr: "0", probeAddr: "0", gracefulShutdown: 5 * time.Second, allowRepeatedControllerNames: true,
+		executorImage: "coffer.dev/coffer:test", executorServiceAccount: "coffer-executor", executorClusterRole: "coffer-executor-role",
+		webhook: webhookOptions{port: port, certDir: t.TempDir(), certs: "self", namespace: ns, service: "coffer-webhook-service",
+			secret: "coffer-webhook-server-cert", validating: valName, mutating: mutName, extraHosts: []string{"127.0.0.1"}},
+	}
+	mgr, err := newManager(env.Config, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	bp := &corev1alpha1.BackupBlueprint{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "daily"},
+		Spec: corev1alpha1.BackupBlueprintSpec{
+			Subjects:  []corev1alpha1.Subject{{APIVersion: "apps/v1", Kind: "Deployment"}},
+			Selector:  "object.metadata.?labels.?backup.orValue('') == 'daily'",
+			Variables: []corev1alpha1.BlueprintVariable{{Name: "keep", Type: corev1alpha1.VariableInt, Default: ptr.To("7")}},
+			BackupConfigurationTemplate: corev1alpha1.BackupConfigurationTemplate{
+				Backends: []corev1alpha1.BackendReference{{Name: "local", StorageRef: &shared.ObjectReference{Name: "local"}}},
+				Sessions: []corev1alpha1.Session{{
+					SessionConfig: corev1alpha1.SessionConfig{Name: "daily", Scheduler: &shared.SchedulerSpec{Schedule: "0 2 * * *"}},
+					Addon:         &corev1alpha1.AddonInfo{Name: "workload-addon", Tasks: []corev1alpha1.TaskReference{{Name: "logical-backup"}}},
+					Repositories:  []corev1alpha1.RepositoryInfo{{Name: "{{ .Workload.Name }}", Backend: "local", Directory: "{{ .Namespace.Name }}/{{ .Workload.Name }}"}},
+				}}},
+		}}
+	eventually(t, "the blueprint admitted", func() error { return env.Client.Create(ctx, bp) })
+
+	deployment := func(name string, labels, annotations map[string]string) *appsv1.Deployment {
+		return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels, Annotations: annotations},
+			Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}}}}}
+	}
+
+	// Selected by the blueprint's selector, no annotation needed.
+	var selected *appsv1.Deployment
+	eventually(t, "the selected Deployment stamped", func() error {
+		selected = deployment("selected", map[string]string{"backup": "daily"}, nil)
+		_ = env.Client.Delete(ctx, selected)
+		if err := env.Client.Create(ctx, selected); err != nil {
+			return err
+		}
+		if got, want := selected.Annotations[shared.AnnotationBlueprintResolved], ns+"/daily@1"; got != want {
+			return fmt.Errorf("blueprint-resolved %q, want %q", got, want)
+		}
+		return nil
+	})
+
+	// Named wrongly, and a variable of the wrong type: every problem, with its annotation.
+	err = env.Client.Create(ctx, deployment("named", nil, map[string]string{shared.AnnotationBlueprintName: "nope"}))
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "metadata.annotations[blueprint.coffer.dev/name]") || !strings.Contains(err.Error(), ns+"/nope") {
+		t.Errorf("a Deployment naming a missing blueprint: %v", err)
+	}
+	err = env.Client.Create(ctx, deployment("typed", nil, map[string]string{shared.AnnotationBlueprintName: "daily", shared.VariableAnnotationPrefix + "keep": "many"}))
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "metadata.annotations[variables.coffer.dev/keep]") {
+		t.Errorf("a Deployment with a mistyped variable: %v", err)
+	}
+
+	// Nothing applies: no annotation, no change.
+	plain := deployment("plain", nil, nil)
+	if err := env.Client.Create(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := plain.Annotations[shared.AnnotationBlueprintResolved]; ok {
+		t.Errorf("a Deployment no blueprint applies to was stamped: %v", plain.Annotations)
+	}
+
+	// A server-side dry run previews the configuration and creates nothing.
+	w := &warningsOf{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WarningHandlerWithContext = w
+	dry, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dry.Create(ctx, deployment("preview", map[string]string{"backup": "daily"}, nil), client.DryRunAll); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(w.got, func(s string) bool {
+		return strings.Contains(s, "would create BackupConfiguration") && strings.Contains(s, "preview on local at "+ns+"/preview")
+	}) {
+		t.Errorf("dry-run warnings %q, want a preview of the BackupConfiguration", w.got)
 	}
 }

@@ -1,0 +1,111 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	"github.com/cofferhq/coffer/api/shared"
+	"github.com/cofferhq/coffer/blueprints"
+)
+
+// WorkloadPath is where the workload mutator is served.
+const WorkloadPath = "/mutate-coffer-workloads"
+
+// The workload mutator sees every write of the kinds blueprints apply to, since a selector may
+// match a workload nobody annotated. failurePolicy is Ignore and the timeout 3 s: while Coffer is
+// down, Deployments must still deploy, and the auto-backup controller resolves the same workload
+// with the same function afterwards, reporting problems as Events.
+// +kubebuilder:webhook:path=/mutate-coffer-workloads,mutating=true,failurePolicy=ignore,sideEffects=None,timeoutSeconds=3,groups=apps;"",resources=deployments;statefulsets;daemonsets;persistentvolumeclaims,verbs=create;update,versions=v1,name=mworkload.coffer.dev,admissionReviewVersions=v1,reinvocationPolicy=Never
+
+// WorkloadMutator resolves the blueprint of an annotated or selected workload at admission with
+// blueprints.ResolveWorkload, the function the auto-backup controller runs. A problem rejects the
+// write with every problem named; a resolution stamps coffer.dev/blueprint-resolved with the
+// blueprint and its generation. It writes nothing else (sideEffects: None). On a dry run the
+// response's warnings preview the BackupConfiguration that would be created.
+//
+// +kubebuilder:rbac:groups=core.coffer.dev,resources=backupblueprints,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+type WorkloadMutator struct {
+	// Reader lists BackupBlueprints and reads Namespaces (the manager's cache).
+	Reader client.Reader
+	Policy blueprints.SelectionPolicy
+}
+
+func (m *WorkloadMutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	workload := &unstructured.Unstructured{}
+	if err := json.Unmarshal(req.Object.Raw, &workload.Object); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if workload.GetNamespace() == "" {
+		workload.SetNamespace(req.Namespace)
+	}
+	var ns corev1.Namespace
+	if err := m.Reader.Get(ctx, client.ObjectKey{Name: workload.GetNamespace()}, &ns); err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s: %w", workload.GetNamespace(), err))
+	}
+	var candidates corev1alpha1.BackupBlueprintList
+	if err := m.Reader.List(ctx, &candidates); err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("listing BackupBlueprints: %w", err))
+	}
+	bc, sel, errs := blueprints.ResolveWorkload(ctx, workload, &ns, candidates.Items, m.Policy)
+	if len(errs) > 0 {
+		gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
+		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false,
+			Result: &apierrors.NewInvalid(gk, workload.GetName(), errs).ErrStatus}}
+	}
+	var warnings []string
+	warnings = append(warnings, sel.Skipped...)
+	annotations := workload.GetAnnotations()
+	if sel.Blueprint == nil {
+		if _, stamped := annotations[shared.AnnotationBlueprintResolved]; !stamped {
+			return admission.Allowed("no BackupBlueprint applies").WithWarnings(warnings...)
+		}
+		delete(annotations, shared.AnnotationBlueprintResolved)
+	} else {
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[shared.AnnotationBlueprintResolved] = blueprints.ResolvedAnnotation(sel.Blueprint)
+		if req.DryRun != nil && *req.DryRun {
+			warnings = append(warnings, preview(bc))
+		}
+	}
+	workload.SetAnnotations(annotations)
+	mutated, err := json.Marshal(workload.Object)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return admission.PatchResponseFromRaw(req.Object.Raw, mutated).WithWarnings(warnings...)
+}
+
+// preview summarises the configuration a resolution produces, for a dry run's warnings.
+func preview(bc *corev1alpha1.BackupConfiguration) string {
+	var sessions []string
+	for _, s := range bc.Spec.Sessions {
+		var repos []string
+		for _, r := range s.Repositories {
+			repos = append(repos, r.Name+" on "+r.Backend+" at "+r.Directory)
+		}
+		schedule := ""
+		if s.Scheduler != nil {
+			schedule = s.Scheduler.Schedule
+		}
+		sessions = append(sessions, fmt.Sprintf("%s (%s) into %s", s.Name, schedule, strings.Join(repos, ", ")))
+	}
+	return fmt.Sprintf("would create BackupConfiguration %s/%s: sessions %s", bc.Namespace, bc.Name, strings.Join(sessions, "; "))
+}
