@@ -6,6 +6,8 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/cofferhq/coffer/blueprints"
+	"github.com/cofferhq/coffer/controllers/autobackup"
 	"github.com/cofferhq/coffer/controllers/backupconfiguration"
 	"github.com/cofferhq/coffer/controllers/backupsession"
 	"github.com/cofferhq/coffer/controllers/backupstorage"
@@ -28,6 +30,8 @@ type Options struct {
 	// Executor and Identity are what backup, restore, retention and trigger Jobs run as.
 	Executor executor.Config
 	Identity executor.Identity
+	// Selection says whose blueprint selectors may pick up whose workloads (auto-backup).
+	Selection blueprints.SelectionPolicy
 }
 
 // Setup registers every reconciler with the manager.
@@ -54,5 +58,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := (&backupsession.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Executor: o.Executor, Hooks: runner}).SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}
-	return (&restoresession.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Executor: o.Executor, Identity: o.Identity, Hooks: runner}).SetupWithManager(mgr)
+	if err := (&restoresession.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Executor: o.Executor, Identity: o.Identity, Hooks: runner}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	for gvk := range autobackup.Kinds {
+		if err := (&autobackup.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Kind: gvk, Policy: o.Selection}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -213,6 +213,7 @@ func newManager(cfg *rest.Config, o managerOptions) (manager.Manager, error) {
 		RESTConfig:      cfg,
 		Executor:        executor.Config{Image: image, ServiceAccount: o.executorServiceAccount},
 		Identity:        executor.Identity{ServiceAccount: o.executorServiceAccount, ClusterRole: o.executorClusterRole},
+		Selection:       selectionPolicy(o.webhook.namespace),
 	}); err != nil {
 		return nil, err
 	}
@@ -222,6 +223,16 @@ func newManager(cfg *rest.Config, o managerOptions) (manager.Manager, error) {
 		}
 	}
 	return mgr, nil
+}
+
+// selectionPolicy: blueprints in the manager's own namespace may select workloads in every
+// namespace their usage policy admits; anywhere else only in their own namespace. The webhook
+// and the auto-backup controller get the same policy, so they resolve alike.
+func selectionPolicy(managerNamespace string) blueprints.SelectionPolicy {
+	if managerNamespace == "" {
+		return blueprints.SelectionPolicy{}
+	}
+	return blueprints.SelectionPolicy{TrustedNamespaces: []string{managerNamespace}}
 }
 
 // setupWebhooks registers the webhooks and, with --webhook-certs=self, makes sure the serving
@@ -258,9 +269,7 @@ func setupWebhooks(mgr manager.Manager, cfg *rest.Config, scheme *runtime.Scheme
 	default:
 		return fmt.Errorf("--webhook-certs: %q is neither self nor external", o.certs)
 	}
-	// Blueprints in the manager's own namespace may select workloads in every namespace their
-	// usage policy admits; anywhere else only in their own namespace.
-	return webhooks.Setup(mgr, webhooks.Options{Selection: blueprints.SelectionPolicy{TrustedNamespaces: []string{o.namespace}}})
+	return webhooks.Setup(mgr, webhooks.Options{Selection: selectionPolicy(o.namespace)})
 }
 
 // readyWhenCacheSynced reports ready once the informer caches have synced, so a rolling update
