@@ -74,6 +74,7 @@ fuzz: ## a short run of every fuzz target
 	go test ./cel/ -run '^$$' -fuzz FuzzCompileAndEvaluate -fuzztime 30s
 	go test ./blueprints/ -run '^$$' -fuzz FuzzRender -fuzztime 30s
 	go test ./blueprints/ -run '^$$' -fuzz FuzzResolve -fuzztime 30s
+	go test ./webhooks/ -run '^$$' -fuzz FuzzWorkloadMutator -fuzztime 30s
 
 BENCH_FLAGS ?= -size 1GiB -rounds 3
 
