@@ -386,7 +386,10 @@ func (r *Reconciler) triggerInitialBackups(ctx context.Context, s *scope) (ctrl.
 			st.initial = true
 			continue
 		}
-		bs := NewBackupSession(s.bc, sessionByName(s.bc, st.name), s.facts.now)
+		// Named after the configuration's creation, not the clock: a reconcile that reads a
+		// stale status (InitialBackupTriggered not yet visible) meets AlreadyExists instead of
+		// starting a second first backup.
+		bs := NewBackupSession(s.bc, sessionByName(s.bc, st.name), s.bc.CreationTimestamp.Time)
 		if err := r.Client.Create(ctx, bs); err != nil && !apierrors.IsAlreadyExists(err) {
 			st.initialErr = err.Error()
 			return ctrl.Result{}, err

@@ -188,6 +188,11 @@ func TestBackupConfigurationSetsUpItsSessions(t *testing.T) {
 	if first.Spec.Session != "daily" || first.Spec.Invoker.Kind != "BackupConfiguration" {
 		t.Errorf("first session spec %+v", first.Spec)
 	}
+	// The first session's name comes from the configuration, so a reconcile on a stale cache
+	// cannot start a second one.
+	if want := shared.BackupSessionName("app", "daily", bc.CreationTimestamp.Unix()); first.Name != want {
+		t.Errorf("first session %s, want %s", first.Name, want)
+	}
 
 	updateSpec(t, bc, func(b *corev1alpha1.BackupConfiguration) { b.Spec.Paused = true })
 	eventually(t, cron, "CronJob suspended", func(c *batchv1.CronJob) bool { return ptr.Deref(c.Spec.Suspend, false) })
