@@ -85,26 +85,22 @@ func servedSerial(port int) (string, error) {
 	return conn.ConnectionState().PeerCertificates[0].SerialNumber.String(), nil
 }
 
-// TestWebhooks runs `coffer manager` with its webhooks against a real API server: the manager
-// makes its certificate and injects the CA, the API server then rejects a bad BackupBlueprint and
-// a bad BackupVerifier naming every problem, admits good ones, and keeps working when the
-// certificate is rotated.
-func TestWebhooks(t *testing.T) {
-	env := envtest.Start(t)
-	ns := env.Namespace(t)
+// startWebhookManager installs config/webhook and runs `coffer manager` with self-made
+// certificates against it until the test ends; it returns the webhook port.
+func startWebhookManager(t *testing.T, env *envtest.Env, ns string, checkEvery time.Duration) int {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	cfgName, mutName := installWebhooks(t, env, port)
-
+	valName, mutName := installWebhooks(t, env, port)
 	o := managerOptions{
 		metricsAddr: "0", probeAddr: "0", gracefulShutdown: 5 * time.Second, allowRepeatedControllerNames: true,
 		executorImage: "coffer.dev/coffer:test", executorServiceAccount: "coffer-executor", executorClusterRole: "coffer-executor-role",
 		webhook: webhookOptions{port: port, certDir: t.TempDir(), certs: "self", namespace: ns, service: "coffer-webhook-service",
-			secret: "coffer-webhook-server-cert", validating: cfgName, mutating: mutName, extraHosts: []string{"127.0.0.1"}, checkEvery: 200 * time.Millisecond},
+			secret: "coffer-webhook-server-cert", validating: valName, mutating: mutName, extraHosts: []string{"127.0.0.1"}, checkEvery: checkEvery},
 	}
 	mgr, err := newManager(env.Config, o)
 	if err != nil {
@@ -113,10 +109,23 @@ func TestWebhooks(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		<-done
-	}()
+	})
+	return port
+}
+
+// TestWebhooks runs `coffer manager` with its webhooks against a real API server: the manager
+// makes its certificate and injects the CA, the API server then rejects a bad BackupBlueprint and
+// a bad BackupVerifier naming every problem, admits good ones, and keeps working when the
+// certificate is rotated.
+func TestWebhooks(t *testing.T) {
+	env := envtest.Start(t)
+	ns := env.Namespace(t)
+	port := startWebhookManager(t, env, ns, 200*time.Millisecond)
+	ctx := context.Background()
+	cfgName := "coffer-validating-webhook-configuration"
 
 	// newManager made the certificate before the server started and injected its CA.
 	var secret corev1.Secret
@@ -163,7 +172,7 @@ func TestWebhooks(t *testing.T) {
 			{Name: "typo", Expression: "restore.phase == "},
 			{Name: "notbool", Expression: "'yes'"},
 		}}}
-	err = env.Client.Create(ctx, badVerifier)
+	err := env.Client.Create(ctx, badVerifier)
 	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.conditions[1].expression") || !strings.Contains(err.Error(), "spec.conditions[2].expression") ||
 		strings.Contains(err.Error(), "spec.conditions[0]") {
 		t.Errorf("bad verifier: %v; want conditions 1 and 2 named, and only them", err)
@@ -226,30 +235,8 @@ func (w *warningsOf) HandleWarningHeaderWithContext(_ context.Context, _ int, _ 
 func TestWorkloadMutator(t *testing.T) {
 	env := envtest.Start(t)
 	ns := env.Namespace(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	valName, mutName := installWebhooks(t, env, port)
-	o := managerOptions{
-		metricsAddr: "0", probeAddr: "0", gracefulShutdown: 5 * time.Second, allowRepeatedControllerNames: true,
-		executorImage: "coffer.dev/coffer:test", executorServiceAccount: "coffer-executor", executorClusterRole: "coffer-executor-role",
-		webhook: webhookOptions{port: port, certDir: t.TempDir(), certs: "self", namespace: ns, service: "coffer-webhook-service",
-			secret: "coffer-webhook-server-cert", validating: valName, mutating: mutName, extraHosts: []string{"127.0.0.1"}},
-	}
-	mgr, err := newManager(env.Config, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	startWebhookManager(t, env, ns, 0)
+	ctx := context.Background()
 
 	bp := &corev1alpha1.BackupBlueprint{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "daily"},
 		Spec: corev1alpha1.BackupBlueprintSpec{
@@ -288,7 +275,7 @@ func TestWorkloadMutator(t *testing.T) {
 	})
 
 	// Named wrongly, and a variable of the wrong type: every problem, with its annotation.
-	err = env.Client.Create(ctx, deployment("named", nil, map[string]string{shared.AnnotationBlueprintName: "nope"}))
+	err := env.Client.Create(ctx, deployment("named", nil, map[string]string{shared.AnnotationBlueprintName: "nope"}))
 	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "metadata.annotations[blueprint.coffer.dev/name]") || !strings.Contains(err.Error(), ns+"/nope") {
 		t.Errorf("a Deployment naming a missing blueprint: %v", err)
 	}
