@@ -83,6 +83,11 @@ bench: ## Coffer's engine vs restic and kopia, table into bin/bench.md (~15 min;
 	@mkdir -p bin
 	go run ./bench/engine $(BENCH_FLAGS) -out bin/bench.md
 
+.PHONY: bench-admission
+bench-admission: ## admission latency through a real API server vs a no-webhook baseline, and 1,000 Deployments to Ready configurations (~5 min)
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" go test ./cmd/coffer -run '^$$' -bench BenchmarkAdmissionThroughAPIServer -benchtime 1x -timeout 30m -v 2>&1 | grep -E 'FIGURE|^(ok|FAIL|---)'
+	go test ./webhooks -run '^$$' -bench BenchmarkAdmissionHandlers -benchtime 5000x
+
 .PHONY: run
 run: ## as root: a real single-node cluster (kept running), Coffer deployed into it, the samples applied
 	go build -o bin/localcluster ./test/cmd/localcluster

@@ -2,6 +2,8 @@ package webhooks
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -10,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
 	"github.com/cofferhq/coffer/blueprints"
 	"github.com/cofferhq/coffer/cel"
 )
@@ -23,26 +26,29 @@ type object[O any] interface {
 // Rules is a kind's validation: every problem of obj, with its field.
 type Rules[T any] func(obj T) field.ErrorList
 
+// ContextRules is a validation that reads other objects (through the manager's cache).
+type ContextRules[T any] func(ctx context.Context, obj T) field.ErrorList
+
 // validator admits an object of kind T on create and update when its Rules find nothing, and
 // otherwise rejects it with a 422 Invalid listing every problem; deletes are always admitted.
 type validator[T object[O], O any] struct {
 	kind  schema.GroupKind
-	rules Rules[T]
+	rules ContextRules[T]
 }
 
-func (v validator[T, O]) check(obj T) error {
-	if errs := v.rules(obj); len(errs) > 0 {
+func (v validator[T, O]) check(ctx context.Context, obj T) error {
+	if errs := v.rules(ctx, obj); len(errs) > 0 {
 		return apierrors.NewInvalid(v.kind, obj.GetName(), errs)
 	}
 	return nil
 }
 
-func (v validator[T, O]) ValidateCreate(_ context.Context, obj T) (admission.Warnings, error) {
-	return nil, v.check(obj)
+func (v validator[T, O]) ValidateCreate(ctx context.Context, obj T) (admission.Warnings, error) {
+	return nil, v.check(ctx, obj)
 }
 
-func (v validator[T, O]) ValidateUpdate(_ context.Context, _, obj T) (admission.Warnings, error) {
-	return nil, v.check(obj)
+func (v validator[T, O]) ValidateUpdate(ctx context.Context, _, obj T) (admission.Warnings, error) {
+	return nil, v.check(ctx, obj)
 }
 
 func (v validator[T, O]) ValidateDelete(context.Context, T) (admission.Warnings, error) {
@@ -65,4 +71,60 @@ func ValidateBackupBlueprint(bp *corev1alpha1.BackupBlueprint) field.ErrorList {
 func ValidateBackupVerifier(v *corev1alpha1.BackupVerifier) field.ErrorList {
 	_, errs := cel.CompileVerifier(&v.Spec, field.NewPath("spec"))
 	return errs
+}
+
+// +kubebuilder:webhook:path=/validate-storage-coffer-dev-v1alpha1-backupstorage,mutating=false,failurePolicy=fail,sideEffects=None,timeoutSeconds=5,groups=storage.coffer.dev,resources=backupstorages,verbs=create;update,versions=v1alpha1,name=vbackupstorage.coffer.dev,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-storage-coffer-dev-v1alpha1-retentionpolicy,mutating=false,failurePolicy=fail,sideEffects=None,timeoutSeconds=5,groups=storage.coffer.dev,resources=retentionpolicies,verbs=create;update,versions=v1alpha1,name=vretentionpolicy.coffer.dev,admissionReviewVersions=v1
+
+// Defaults enforces at most one default BackupStorage and one default RetentionPolicy per
+// namespace: backends that name no storage or policy take the namespace's default, which must be
+// unambiguous. Two writes racing past the check are still reported by the storage controller's
+// DefaultStorageConflict condition.
+type Defaults struct {
+	// Reader lists the namespace's objects (the manager's cache).
+	Reader client.Reader
+}
+
+// ValidateBackupStorage rejects a second default BackupStorage in a namespace.
+func (d Defaults) ValidateBackupStorage(ctx context.Context, bs *storagev1alpha1.BackupStorage) field.ErrorList {
+	if !bs.Spec.Default {
+		return nil
+	}
+	var list storagev1alpha1.BackupStorageList
+	err := d.Reader.List(ctx, &list, client.InNamespace(bs.Namespace))
+	var others []string
+	for _, o := range list.Items {
+		if o.Spec.Default && o.Name != bs.Name {
+			others = append(others, o.Name)
+		}
+	}
+	return oneDefault("BackupStorage", bs.Namespace, others, err)
+}
+
+// ValidateRetentionPolicy rejects a second default RetentionPolicy in a namespace.
+func (d Defaults) ValidateRetentionPolicy(ctx context.Context, rp *storagev1alpha1.RetentionPolicy) field.ErrorList {
+	if !rp.Spec.Default {
+		return nil
+	}
+	var list storagev1alpha1.RetentionPolicyList
+	err := d.Reader.List(ctx, &list, client.InNamespace(rp.Namespace))
+	var others []string
+	for _, o := range list.Items {
+		if o.Spec.Default && o.Name != rp.Name {
+			others = append(others, o.Name)
+		}
+	}
+	return oneDefault("RetentionPolicy", rp.Namespace, others, err)
+}
+
+func oneDefault(kind, namespace string, others []string, listErr error) field.ErrorList {
+	p := field.NewPath("spec", "default")
+	switch {
+	case listErr != nil:
+		return field.ErrorList{field.InternalError(p, listErr)}
+	case len(others) == 0:
+		return nil
+	}
+	return field.ErrorList{field.Forbidden(p, fmt.Sprintf("%s %s is already the default of namespace %s; at most one may be (set default: false on one of them)",
+		kind, strings.Join(others, ", "), namespace))}
 }

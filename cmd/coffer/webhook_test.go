@@ -24,6 +24,7 @@ import (
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
 	"github.com/cofferhq/coffer/api/shared"
+	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
 	"github.com/cofferhq/coffer/controllers/webhookcert"
 	"github.com/cofferhq/coffer/test/envtest"
 )
@@ -31,7 +32,7 @@ import (
 // installWebhooks creates config/webhook's configurations as deployed, except that the API
 // server calls 127.0.0.1:port (envtest has no Services) and no caBundle is set: the manager must
 // inject it. It returns the validating and the mutating configuration's names.
-func installWebhooks(t *testing.T, env *envtest.Env, port int) (validating, mutating string) {
+func installWebhooks(t testing.TB, env *envtest.Env, port int) (validating, mutating string) {
 	t.Helper()
 	objs, err := envtest.LoadObjects(filepath.Join(env.RepoRoot, "config", "webhook"))
 	if err != nil {
@@ -87,7 +88,7 @@ func servedSerial(port int) (string, error) {
 
 // startWebhookManager installs config/webhook and runs `coffer manager` with self-made
 // certificates against it until the test ends; it returns the webhook port.
-func startWebhookManager(t *testing.T, env *envtest.Env, ns string, checkEvery time.Duration) int {
+func startWebhookManager(t testing.TB, env *envtest.Env, ns string, checkEvery time.Duration) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -182,6 +183,29 @@ func TestWebhooks(t *testing.T) {
 		Spec: corev1alpha1.BackupVerifierSpec{Conditions: []corev1alpha1.VerificationCondition{{Name: "restored", Expression: "restore.phase == 'Succeeded'"}}}}
 	if err := env.Client.Create(ctx, good); err != nil {
 		t.Fatalf("a good verifier was refused: %v", err)
+	}
+
+	// At most one default BackupStorage and RetentionPolicy per namespace.
+	dir := t.TempDir()
+	storage := func(name string) *storagev1alpha1.BackupStorage {
+		return &storagev1alpha1.BackupStorage{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: storagev1alpha1.BackupStorageSpec{Default: true, Storage: storagev1alpha1.Backend{Provider: storagev1alpha1.ProviderLocal,
+				Local: &storagev1alpha1.LocalSpec{MountPath: dir, SubPath: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}}}
+	}
+	policy := func(name string) *storagev1alpha1.RetentionPolicy {
+		return &storagev1alpha1.RetentionPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: storagev1alpha1.RetentionPolicySpec{Default: true, MaxRetentionPeriod: "30d"}}
+	}
+	for _, pair := range [][2]client.Object{{storage("first"), storage("second")}, {policy("first"), policy("second")}} {
+		if err := env.Client.Create(ctx, pair[0]); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the first default in the cache", func() error {
+			err := env.Client.Create(ctx, pair[1], client.DryRunAll)
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.default: Forbidden") || !strings.Contains(err.Error(), "first is already the default") {
+				return fmt.Errorf("a second default %T: %v", pair[1], err)
+			}
+			return nil
+		})
 	}
 
 	// Rotation: a serving certificate two thirds through its life is renewed under the same CA;
