@@ -23,7 +23,7 @@ func schedules(bc *corev1alpha1.BackupConfiguration) string {
 	return bc.Spec.Sessions[0].Scheduler.Schedule
 }
 
-// Auto-backup: a Deployment matched by a blueprint's selector, and one naming the blueprint with
+// Auto-backup: a Deployment and a StatefulSet matched by a blueprint's selector, and one naming the blueprint with
 // a variable, get BackupConfigurations; editing the blueprint re-renders both; losing the label
 // deletes one (deletionPolicy OnDelete); with Retain, deleting the workload keeps its
 // configuration.
@@ -32,7 +32,7 @@ func TestAutoBackupFollowsWorkloadsAndBlueprints(t *testing.T) {
 	ctx := context.Background()
 	bp := &corev1alpha1.BackupBlueprint{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "daily"},
 		Spec: corev1alpha1.BackupBlueprintSpec{
-			Subjects:  []corev1alpha1.Subject{{APIVersion: "apps/v1", Kind: "Deployment"}},
+			Subjects:  []corev1alpha1.Subject{{APIVersion: "apps/v1", Kind: "Deployment"}, {APIVersion: "apps/v1", Kind: "StatefulSet"}},
 			Selector:  "object.metadata.?labels.?backup.orValue('') == 'daily'",
 			Variables: []corev1alpha1.BlueprintVariable{{Name: "schedule", Default: ptr.To("0 2 * * *")}},
 			BackupConfigurationTemplate: corev1alpha1.BackupConfigurationTemplate{
@@ -61,6 +61,13 @@ func TestAutoBackupFollowsWorkloadsAndBlueprints(t *testing.T) {
 	web := deployment("web", map[string]string{"backup": "daily"}, nil)
 	named := deployment("named", nil, map[string]string{shared.AnnotationBlueprintName: "daily", shared.VariableAnnotationPrefix + "schedule": "*/5 * * * *"})
 	deployment("plain", nil, nil)
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db", Labels: map[string]string{"backup": "daily"}},
+		Spec: appsv1.StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "db"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "db"}}}}}}
+	if err := env.Client.Create(ctx, sts); err != nil {
+		t.Fatal(err)
+	}
 
 	webBC := &corev1alpha1.BackupConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "deployment-web"}}
 	namedBC := &corev1alpha1.BackupConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "deployment-named"}}
@@ -74,12 +81,17 @@ func TestAutoBackupFollowsWorkloadsAndBlueprints(t *testing.T) {
 	eventually(t, namedBC, "the annotated Deployment's configuration, with its variable", func(bc *corev1alpha1.BackupConfiguration) bool {
 		return schedules(bc) == "*/5 * * * *"
 	})
+	// A selector-only blueprint picks up a StatefulSet nobody annotated.
+	eventually(t, &corev1alpha1.BackupConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "statefulset-db"}}, "the StatefulSet's configuration",
+		func(bc *corev1alpha1.BackupConfiguration) bool {
+			return bc.Spec.Target != nil && bc.Spec.Target.Kind == "StatefulSet"
+		})
 	var all corev1alpha1.BackupConfigurationList
 	if err := env.Client.List(ctx, &all, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
-	if len(all.Items) != 2 {
-		t.Errorf("%d configurations, want 2 (none for the Deployment no blueprint applies to)", len(all.Items))
+	if len(all.Items) != 3 {
+		t.Errorf("%d configurations, want 3 (none for the Deployment no blueprint applies to)", len(all.Items))
 	}
 
 	// Editing the blueprint re-renders every configuration it produced.
