@@ -142,7 +142,7 @@ func BenchmarkAdmissionThroughAPIServer(b *testing.B) {
 			break
 		}
 		if time.Since(start) > 20*time.Minute {
-			b.Fatalf("only %d of %d BackupConfigurations Ready after 20 minutes", ready, workloads)
+			b.Fatalf("FIGURE only %d of %d BackupConfigurations Ready after 20 minutes (%d exist)", ready, workloads, len(list.Items))
 		}
 		time.Sleep(time.Second)
 	}

@@ -47,6 +47,9 @@ type managerOptions struct {
 	logFormat               string
 	logLevel                string
 	gracefulShutdown        time.Duration
+	// apiQPS and apiBurst bound the manager's requests to the API server (client-side limiter).
+	apiQPS   float32
+	apiBurst int
 	executorImage           string
 	executorServiceAccount  string
 	executorClusterRole     string
@@ -112,6 +115,8 @@ func newManagerCommand() *cobra.Command {
 		"image of backup, restore and trigger Jobs ($COFFER_EXECUTOR_IMAGE); the manager's own image, read from its Pod ($POD_NAMESPACE/$POD_NAME), when empty")
 	f.StringVar(&o.executorServiceAccount, "executor-service-account", "coffer-executor", "ServiceAccount the executor Jobs run as, created in each namespace that has backups")
 	f.StringVar(&o.executorClusterRole, "executor-cluster-role", "coffer-executor-role", "ClusterRole bound to the executor ServiceAccount (config/rbac/executor_role.yaml)")
+	f.Float32Var(&o.apiQPS, "kube-api-qps", 50, "requests per second to the API server")
+	f.IntVar(&o.apiBurst, "kube-api-burst", 100, "request burst to the API server")
 	w := &o.webhook
 	f.IntVar(&w.port, "webhook-port", 9443, "port of the admission webhook server; 0 serves no webhooks")
 	f.StringVar(&w.certDir, "webhook-cert-dir", "/var/run/coffer/webhook-certs", "directory of the webhook server's tls.crt and tls.key (reloaded when they change)")
@@ -175,6 +180,16 @@ func newScheme() (*runtime.Scheme, error) {
 // newManager builds the manager with probes, metrics and leader election, and registers every
 // controller and webhook explicitly.
 func newManager(cfg *rest.Config, o managerOptions) (manager.Manager, error) {
+	// client-go's default of 5 requests/s (20 with ctrl.GetConfig) makes a thousand workloads'
+	// configurations, repositories, CronJobs and sessions take many minutes to create.
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 50, 100
+	if o.apiQPS > 0 {
+		cfg.QPS = o.apiQPS
+	}
+	if o.apiBurst > 0 {
+		cfg.Burst = o.apiBurst
+	}
 	scheme, err := newScheme()
 	if err != nil {
 		return nil, err
