@@ -48,12 +48,12 @@ type managerOptions struct {
 	logLevel                string
 	gracefulShutdown        time.Duration
 	// apiQPS and apiBurst bound the manager's requests to the API server (client-side limiter).
-	apiQPS   float32
-	apiBurst int
-	executorImage           string
-	executorServiceAccount  string
-	executorClusterRole     string
-	webhook                 webhookOptions
+	apiQPS                 float32
+	apiBurst               int
+	executorImage          string
+	executorServiceAccount string
+	executorClusterRole    string
+	webhook                webhookOptions
 	// allowRepeatedControllerNames is set only by tests that start several managers in one
 	// process; controller-runtime refuses a second controller of the same name otherwise.
 	allowRepeatedControllerNames bool
