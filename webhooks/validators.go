@@ -92,13 +92,8 @@ func (d Defaults) ValidateBackupStorage(ctx context.Context, bs *storagev1alpha1
 	}
 	var list storagev1alpha1.BackupStorageList
 	err := d.Reader.List(ctx, &list, client.InNamespace(bs.Namespace))
-	var others []string
-	for _, o := range list.Items {
-		if o.Spec.Default && o.Name != bs.Name {
-			others = append(others, o.Name)
-		}
-	}
-	return oneDefault("BackupStorage", bs.Namespace, others, err)
+	return oneDefault("BackupStorage", bs.Namespace, otherDefaults(list.Items, bs.Name,
+		func(o *storagev1alpha1.BackupStorage) bool { return o.Spec.Default }), err)
 }
 
 // ValidateRetentionPolicy rejects a second default RetentionPolicy in a namespace.
@@ -108,13 +103,22 @@ func (d Defaults) ValidateRetentionPolicy(ctx context.Context, rp *storagev1alph
 	}
 	var list storagev1alpha1.RetentionPolicyList
 	err := d.Reader.List(ctx, &list, client.InNamespace(rp.Namespace))
+	return oneDefault("RetentionPolicy", rp.Namespace, otherDefaults(list.Items, rp.Name,
+		func(o *storagev1alpha1.RetentionPolicy) bool { return o.Spec.Default }), err)
+}
+
+// otherDefaults names the items other than name that are their namespace's default.
+func otherDefaults[T any, P interface {
+	*T
+	GetName() string
+}](items []T, name string, isDefault func(P) bool) []string {
 	var others []string
-	for _, o := range list.Items {
-		if o.Spec.Default && o.Name != rp.Name {
-			others = append(others, o.Name)
+	for i := range items {
+		if o := P(&items[i]); isDefault(o) && o.GetName() != name {
+			others = append(others, o.GetName())
 		}
 	}
-	return oneDefault("RetentionPolicy", rp.Namespace, others, err)
+	return others
 }
 
 func oneDefault(kind, namespace string, others []string, listErr error) field.ErrorList {
