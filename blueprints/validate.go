@@ -3,6 +3,7 @@ package blueprints
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -29,7 +30,9 @@ func ValidateSchedule(schedule string, p *field.Path) *field.Error {
 // that need no other object. It is the one implementation used for rendered blueprints and for
 // BackupConfigurations; base is the path of the object holding backends and sessions. Backends
 // may be empty and references unset: the defaulting webhook fills them from the namespace's
-// default BackupStorage and RetentionPolicy.
+// default BackupStorage and RetentionPolicy. A repository that names no backend uses the only
+// one. A session without an addon backs up the target's volumes as files; one that names an
+// addon must name its tasks.
 func ValidateConfiguration(backends []corev1alpha1.BackendReference, sessions []corev1alpha1.Session, base *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	backendNames := sets.New[string]()
@@ -61,12 +64,17 @@ func ValidateConfiguration(backends []corev1alpha1.BackendReference, sessions []
 		errs = append(errs, uniqueName(s.Name, sessionNames, validation.IsDNS1123Label, p.Child("name"))...)
 		if s.Scheduler == nil {
 			errs = append(errs, field.Required(p.Child("scheduler"), "every session needs a schedule"))
-		} else if ferr := ValidateSchedule(s.Scheduler.Schedule, p.Child("scheduler", "schedule")); ferr != nil {
-			errs = append(errs, ferr)
-		}
-		if s.Addon == nil {
-			errs = append(errs, field.Required(p.Child("addon"), "the addon that backs up the target is required"))
 		} else {
+			if ferr := ValidateSchedule(s.Scheduler.Schedule, p.Child("scheduler", "schedule")); ferr != nil {
+				errs = append(errs, ferr)
+			}
+			if tz := s.Scheduler.TimeZone; tz != nil && !IsTemplate(*tz) {
+				if _, err := time.LoadLocation(*tz); err != nil {
+					errs = append(errs, field.Invalid(p.Child("scheduler", "timeZone"), *tz, "not a known time zone: "+err.Error()))
+				}
+			}
+		}
+		if s.Addon != nil {
 			if s.Addon.Name == "" {
 				errs = append(errs, field.Required(p.Child("addon", "name"), ""))
 			}
@@ -79,12 +87,14 @@ func ValidateConfiguration(backends []corev1alpha1.BackendReference, sessions []
 				}
 			}
 		}
-		errs = append(errs, validateRepositories(s.Repositories, backendNames, len(backends) == 0, dirs, p.Child("repositories"))...)
+		errs = append(errs, validateRepositories(s.Repositories, backendNames, len(backends) <= 1, dirs, p.Child("repositories"))...)
 	}
 	return errs
 }
 
-func validateRepositories(repos []corev1alpha1.RepositoryInfo, backends sets.Set[string], defaultBackend bool, dirs map[string]string, p *field.Path) field.ErrorList {
+// validateRepositories checks a session's repositories; soleBackend says a repository naming no
+// backend has one to use (the default, or the only one).
+func validateRepositories(repos []corev1alpha1.RepositoryInfo, backends sets.Set[string], soleBackend bool, dirs map[string]string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if len(repos) == 0 {
 		return field.ErrorList{field.Required(p, "at least one repository is required")}
@@ -93,7 +103,7 @@ func validateRepositories(repos []corev1alpha1.RepositoryInfo, backends sets.Set
 	for i, r := range repos {
 		rp := p.Index(i)
 		errs = append(errs, uniqueName(r.Name, names, validation.IsDNS1123Subdomain, rp.Child("name"))...)
-		if !backends.Has(r.Backend) && !(defaultBackend && r.Backend == "") {
+		if !backends.Has(r.Backend) && !(soleBackend && r.Backend == "") {
 			errs = append(errs, field.NotFound(rp.Child("backend"), r.Backend))
 		}
 		clean, ok := shared.CleanDirectory(r.Directory)
@@ -105,7 +115,7 @@ func validateRepositories(repos []corev1alpha1.RepositoryInfo, backends sets.Set
 		default:
 			// Two repositories of one configuration in the same directory of the same backend
 			// would write one restic repository from two places.
-			key := r.Backend + "\x00" + clean
+			key := backendKey(r.Backend, backends, soleBackend) + "\x00" + clean
 			if first, taken := dirs[key]; taken {
 				errs = append(errs, field.Duplicate(rp.Child("directory"), r.Directory+" (also used by "+first+")"))
 			} else {
@@ -118,6 +128,49 @@ func validateRepositories(repos []corev1alpha1.RepositoryInfo, backends sets.Set
 		if r.BackupVerifier != nil {
 			errs = append(errs, validateRef(r.BackupVerifier.Name, r.BackupVerifier.Namespace, rp.Child("backupVerifier"))...)
 		}
+	}
+	return errs
+}
+
+// backendKey is the backend a repository writes to: its own, or the only one when it names none.
+func backendKey(name string, backends sets.Set[string], soleBackend bool) string {
+	if name == "" && soleBackend && backends.Len() == 1 {
+		return backends.UnsortedList()[0]
+	}
+	return name
+}
+
+// ValidateBackupConfiguration checks a BackupConfiguration as admitted (after defaulting) and as
+// its controller runs it: a supported target, at least one backend with its BackupStorage, and
+// the shape ValidateConfiguration checks. It needs no other object; the webhook adds the checks
+// that do.
+func ValidateBackupConfiguration(bc *corev1alpha1.BackupConfiguration) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	if bc.Spec.Target == nil {
+		errs = append(errs, field.Required(spec.Child("target"), "the workload or volume to back up"))
+	} else {
+		errs = append(errs, ValidateTarget(*bc.Spec.Target, spec.Child("target"))...)
+	}
+	if len(bc.Spec.Backends) == 0 {
+		errs = append(errs, field.Required(spec.Child("backends"), "at least one backend (the admission webhook adds the namespace's default BackupStorage when none is given)"))
+	}
+	for i, b := range bc.Spec.Backends {
+		if b.StorageRef == nil {
+			errs = append(errs, field.Required(spec.Child("backends").Index(i).Child("storageRef"), "the BackupStorage this backend writes to"))
+		}
+	}
+	return append(errs, ValidateConfiguration(bc.Spec.Backends, bc.Spec.Sessions, spec)...)
+}
+
+// ValidateTarget checks that a target is of a kind Coffer backs up.
+func ValidateTarget(ref shared.TypedObjectReference, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if !shared.IsTargetKind(ref.Kind) {
+		errs = append(errs, field.NotSupported(p.Child("kind"), ref.Kind, shared.FileTargetKinds))
+	}
+	if ref.Name == "" {
+		errs = append(errs, field.Required(p.Child("name"), ""))
 	}
 	return errs
 }

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	"github.com/cofferhq/coffer/blueprints"
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
 	"github.com/cofferhq/coffer/controllers/executor"
@@ -165,7 +166,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 }
 
 func (r *Reconciler) validate(_ context.Context, s *scope) (ctrl.Result, error) {
-	s.facts.invalid = Validate(s.bc)
+	s.facts.invalid = blueprints.ValidateBackupConfiguration(s.bc)
 	if len(s.facts.invalid) > 0 {
 		return ctrl.Result{}, reconcile.TerminalError(s.facts.invalid.ToAggregate())
 	}

@@ -17,7 +17,6 @@ import (
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
 	"github.com/cofferhq/coffer/api/shared"
 	"github.com/cofferhq/coffer/controllers/internal/flow"
-	"github.com/cofferhq/coffer/controllers/targets"
 )
 
 // facts are what the phases observed; status is computed from them alone.
@@ -39,54 +38,6 @@ type sessionFacts struct {
 	schedulerErr string
 	initial      bool
 	initialErr   string
-}
-
-// Validate checks what needs no other object: a supported target, backends named by the
-// sessions, schedules that parse. The admission webhook runs the same function.
-func Validate(bc *corev1alpha1.BackupConfiguration) field.ErrorList {
-	var errs field.ErrorList
-	spec := field.NewPath("spec")
-	if bc.Spec.Target == nil {
-		errs = append(errs, field.Required(spec.Child("target"), "the workload or volume to back up"))
-	} else if !targets.Supported(bc.Spec.Target.Kind) {
-		errs = append(errs, field.NotSupported(spec.Child("target", "kind"), bc.Spec.Target.Kind,
-			[]string{targets.KindPVC, targets.KindDeployment, targets.KindStatefulSet, targets.KindDaemonSet}))
-	}
-	backends := map[string]bool{}
-	for i, b := range bc.Spec.Backends {
-		backends[b.Name] = true
-		if b.StorageRef == nil {
-			errs = append(errs, field.Required(spec.Child("backends").Index(i).Child("storageRef"), "the BackupStorage this backend writes to"))
-		}
-	}
-	if len(bc.Spec.Backends) == 0 {
-		errs = append(errs, field.Required(spec.Child("backends"), "at least one backend"))
-	}
-	for i, s := range bc.Spec.Sessions {
-		p := spec.Child("sessions").Index(i)
-		if s.Scheduler != nil && s.Scheduler.Schedule != "" {
-			if _, err := cron.ParseStandard(s.Scheduler.Schedule); err != nil {
-				errs = append(errs, field.Invalid(p.Child("scheduler", "schedule"), s.Scheduler.Schedule, err.Error()))
-			}
-			if tz := s.Scheduler.TimeZone; tz != nil {
-				if _, err := time.LoadLocation(*tz); err != nil {
-					errs = append(errs, field.Invalid(p.Child("scheduler", "timeZone"), *tz, err.Error()))
-				}
-			}
-		}
-		if len(s.Repositories) == 0 {
-			errs = append(errs, field.Required(p.Child("repositories"), "at least one repository"))
-		}
-		for j, r := range s.Repositories {
-			if r.Backend == "" && len(bc.Spec.Backends) == 1 {
-				continue
-			}
-			if !backends[r.Backend] {
-				errs = append(errs, field.NotFound(p.Child("repositories").Index(j).Child("backend"), r.Backend))
-			}
-		}
-	}
-	return errs
 }
 
 // NextSchedule is when the session's CronJob fires next, RFC 3339; empty when the schedule does

@@ -28,46 +28,6 @@ func config(mut func(*corev1alpha1.BackupConfiguration)) *corev1alpha1.BackupCon
 	return bc
 }
 
-func TestValidate(t *testing.T) {
-	cases := map[string]struct {
-		mut  func(*corev1alpha1.BackupConfiguration)
-		want []string
-	}{
-		"valid": {},
-		"unsupported target": {
-			mut:  func(bc *corev1alpha1.BackupConfiguration) { bc.Spec.Target.Kind = "CronJob" },
-			want: []string{"spec.target.kind"},
-		},
-		"bad schedule and unknown backend, both named": {
-			mut: func(bc *corev1alpha1.BackupConfiguration) {
-				bc.Spec.Sessions[0].Scheduler.Schedule = "every day"
-				bc.Spec.Sessions[0].Repositories[0].Backend = "s3"
-			},
-			want: []string{"spec.sessions[0].scheduler.schedule", "spec.sessions[0].repositories[0].backend"},
-		},
-		"bad time zone": {
-			mut: func(bc *corev1alpha1.BackupConfiguration) {
-				tz := "Mars/Olympus"
-				bc.Spec.Sessions[0].Scheduler.TimeZone = &tz
-			},
-			want: []string{"spec.sessions[0].scheduler.timeZone"},
-		},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			errs := Validate(config(tc.mut))
-			if len(errs) != len(tc.want) {
-				t.Fatalf("errors %v, want one for each of %v", errs, tc.want)
-			}
-			for i, w := range tc.want {
-				if errs[i].Field != w {
-					t.Errorf("error %d on %s, want %s", i, errs[i].Field, w)
-				}
-			}
-		})
-	}
-}
-
 func TestNextSchedule(t *testing.T) {
 	now := time.Date(2026, 11, 22, 1, 30, 0, 0, time.UTC)
 	if got := NextSchedule(&shared.SchedulerSpec{Schedule: "0 2 * * *"}, now); got != "2026-11-22T02:00:00Z" {

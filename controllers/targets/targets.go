@@ -23,10 +23,10 @@ const MountRoot = "/coffer/volumes"
 
 // Kinds Coffer backs up as files.
 const (
-	KindPVC         = "PersistentVolumeClaim"
-	KindDeployment  = "Deployment"
-	KindStatefulSet = "StatefulSet"
-	KindDaemonSet   = "DaemonSet"
+	KindPVC         = shared.KindPersistentVolumeClaim
+	KindDeployment  = shared.KindDeployment
+	KindStatefulSet = shared.KindStatefulSet
+	KindDaemonSet   = shared.KindDaemonSet
 )
 
 // Component is one unit of backup: the volumes of one pod (a StatefulSet ordinal, a DaemonSet's
@@ -51,13 +51,7 @@ func (e *NotFoundError) Error() string {
 }
 
 // Supported reports whether kind is a target Coffer backs up as files.
-func Supported(kind string) bool {
-	switch kind {
-	case KindPVC, KindDeployment, KindStatefulSet, KindDaemonSet:
-		return true
-	}
-	return false
-}
+func Supported(kind string) bool { return shared.IsTargetKind(kind) }
 
 // Resolve returns the components of the target. ref.Namespace defaults to namespace. A missing
 // target is a *NotFoundError; a target with nothing to back up is an error that says why.
