@@ -22,9 +22,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
-	"github.com/cofferhq/coffer/blueprints"
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
+	"github.com/cofferhq/coffer/blueprints"
 	"github.com/cofferhq/coffer/controllers/executor"
 	"github.com/cofferhq/coffer/controllers/internal/flow"
 	"github.com/cofferhq/coffer/controllers/targets"
