@@ -25,7 +25,7 @@ generate: $(CONTROLLER_GEN) ## deepcopy functions for the API types
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## CRDs (and RBAC from controller markers) into config/
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
-	$(CONTROLLER_GEN) rbac:roleName=manager-role paths=./controllers/... paths=./cmd/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=manager-role paths=./controllers/... paths=./webhooks/... paths=./cmd/... output:rbac:artifacts:config=config/rbac
 	$(CONTROLLER_GEN) webhook paths=./webhooks/... output:webhook:artifacts:config=config/webhook
 
 GENERATED = find api config/crd/bases config/rbac config/webhook -name 'zz_generated*.go' -o -name '*.yaml' -path '*/bases/*' -o -name role.yaml -o -name manifests.yaml

@@ -140,6 +140,20 @@ func backendKey(name string, backends sets.Set[string], soleBackend bool) string
 	return name
 }
 
+// BackendFor is the backend a repository naming backend writes to: the backend of that name,
+// or the only backend when it names none.
+func BackendFor(backends []corev1alpha1.BackendReference, name string) (corev1alpha1.BackendReference, bool) {
+	for _, b := range backends {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	if name == "" && len(backends) == 1 {
+		return backends[0], true
+	}
+	return corev1alpha1.BackendReference{}, false
+}
+
 // ValidateBackupConfiguration checks a BackupConfiguration as admitted (after defaulting) and as
 // its controller runs it: a supported target, at least one backend with its BackupStorage, and
 // the shape ValidateConfiguration checks. It needs no other object; the webhook adds the checks

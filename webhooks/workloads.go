@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -63,12 +64,17 @@ func (m *WorkloadMutator) Handle(ctx context.Context, req admission.Request) adm
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("listing BackupBlueprints: %w", err))
 	}
 	bc, sel, errs := blueprints.ResolveWorkload(ctx, workload, &ns, candidates.Items, m.Policy)
+	var warnings []string
+	if bc != nil && len(errs) == 0 {
+		var f findings
+		m.configurationReferences(ctx, bc, sel.Blueprint, &f)
+		errs, warnings = f.errs, f.warnings
+	}
 	if len(errs) > 0 {
 		gk := schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}
 		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false,
 			Result: &apierrors.NewInvalid(gk, workload.GetName(), errs).ErrStatus}}
 	}
-	var warnings []string
 	warnings = append(warnings, sel.Skipped...)
 	annotations := workload.GetAnnotations()
 	if sel.Blueprint == nil {
@@ -91,6 +97,29 @@ func (m *WorkloadMutator) Handle(ctx context.Context, req admission.Request) adm
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	return admission.PatchResponseFromRaw(req.Object.Raw, mutated).WithWarnings(warnings...)
+}
+
+// configurationReferences checks the backends of the configuration a workload resolves to as
+// its own admission will: a BackupStorage or RetentionPolicy that does not allow the
+// configuration's namespace rejects the workload, at the blueprint field that names it. A
+// missing default is only a warning here: the workload may be written before the default
+// storage, and the auto-backup controller applies the configuration once it exists.
+func (m *WorkloadMutator) configurationReferences(ctx context.Context, bc *corev1alpha1.BackupConfiguration, bp *corev1alpha1.BackupBlueprint, f *findings) {
+	refs := References{Reader: m.Reader}
+	from, err := refs.namespace(ctx, bc.Namespace)
+	if err != nil {
+		f.add(field.InternalError(field.NewPath("metadata", "namespace"), err))
+		return
+	}
+	tmpl := blueprints.BlueprintPath(bp).Child("spec", "backupConfigurationTemplate")
+	backends := append([]corev1alpha1.BackendReference(nil), bc.Spec.Backends...)
+	var defaults findings
+	refs.defaultBackends(ctx, &backends, from, tmpl, &defaults)
+	f.warnings = append(f.warnings, defaults.warnings...)
+	for _, ferr := range defaults.errs {
+		f.warnings = append(f.warnings, fmt.Sprintf("BackupConfiguration %s/%s will not be admitted yet: %s", bc.Namespace, bc.Name, ferr.Error()))
+	}
+	refs.backendReferences(ctx, backends, from, tmpl, f)
 }
 
 // preview summarises the configuration a resolution produces, for a dry run's warnings.

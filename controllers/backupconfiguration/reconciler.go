@@ -247,7 +247,7 @@ func (r *Reconciler) ensureIdentity(ctx context.Context, s *scope) (ctrl.Result,
 // ensureRepositories creates or updates each session's Repositories. A Repository that exists
 // but points elsewhere (another storage or directory) is reported, never taken over.
 func (r *Reconciler) ensureRepositories(ctx context.Context, s *scope) (ctrl.Result, error) {
-	for _, want := range DesiredRepositories(s.bc) {
+	for _, want := range blueprints.Repositories(s.bc) {
 		st := corev1alpha1.RepositoryStatusInfo{Name: want.Name}
 		var repo storagev1alpha1.Repository
 		err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), &repo)
@@ -290,54 +290,6 @@ func (r *Reconciler) ensureRepositories(ctx context.Context, s *scope) (ctrl.Res
 		s.facts.repositories = append(s.facts.repositories, st)
 	}
 	return ctrl.Result{}, nil
-}
-
-// DesiredRepositories are the Repositories a configuration asks for. Each is owned by the
-// configuration, except under deletionPolicy Retain, which keeps the Repository (and its
-// Snapshots) when the configuration goes.
-func DesiredRepositories(bc *corev1alpha1.BackupConfiguration) []*storagev1alpha1.Repository {
-	backends := map[string]corev1alpha1.BackendReference{}
-	for _, b := range bc.Spec.Backends {
-		backends[b.Name] = b
-	}
-	var out []*storagev1alpha1.Repository
-	seen := map[string]bool{}
-	for _, sess := range bc.Spec.Sessions {
-		for _, ri := range sess.Repositories {
-			if seen[ri.Name] {
-				continue
-			}
-			seen[ri.Name] = true
-			b := backends[ri.Backend]
-			if ri.Backend == "" && len(bc.Spec.Backends) == 1 {
-				b = bc.Spec.Backends[0]
-			}
-			repo := &storagev1alpha1.Repository{
-				ObjectMeta: metav1.ObjectMeta{Name: ri.Name, Namespace: bc.Namespace,
-					Labels: shared.OwnerLabels("BackupConfiguration", bc.Name, bc.Namespace)},
-				Spec: storagev1alpha1.RepositorySpec{
-					AppRef:           *bc.Spec.Target,
-					Path:             ri.Directory,
-					EncryptionSecret: ri.EncryptionSecret,
-					DeletionPolicy:   storagev1alpha1.DeletionPolicyDelete,
-				},
-			}
-			if repo.Spec.AppRef.Namespace == "" {
-				repo.Spec.AppRef.Namespace = bc.Namespace
-			}
-			if b.StorageRef != nil {
-				repo.Spec.StorageRef = shared.ObjectReference{Name: b.StorageRef.Name, Namespace: shared.NamespaceOr(b.StorageRef.Namespace, bc.Namespace)}
-			}
-			if ri.DeletionPolicy == corev1alpha1.RepositoryWipeOut {
-				repo.Spec.DeletionPolicy = storagev1alpha1.DeletionPolicyWipeOut
-			}
-			if ri.DeletionPolicy != corev1alpha1.RepositoryRetain {
-				repo.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(bc, corev1alpha1.GroupVersion.WithKind("BackupConfiguration"))}
-			}
-			out = append(out, repo)
-		}
-	}
-	return out
 }
 
 func (r *Reconciler) ensureSchedulers(ctx context.Context, s *scope) (ctrl.Result, error) {

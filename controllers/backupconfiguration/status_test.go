@@ -38,20 +38,3 @@ func TestNextSchedule(t *testing.T) {
 		t.Fatalf("next in Berlin %s", got)
 	}
 }
-
-func TestDesiredRepositoriesOwnership(t *testing.T) {
-	bc := config(func(bc *corev1alpha1.BackupConfiguration) {
-		bc.Spec.Sessions[0].Repositories = append(bc.Spec.Sessions[0].Repositories,
-			corev1alpha1.RepositoryInfo{Name: "kept", Backend: "local", Directory: "kept", DeletionPolicy: corev1alpha1.RepositoryRetain})
-	})
-	repos := DesiredRepositories(bc)
-	if len(repos) != 2 {
-		t.Fatalf("%d repositories", len(repos))
-	}
-	if len(repos[0].OwnerReferences) != 1 || len(repos[1].OwnerReferences) != 0 {
-		t.Fatalf("owners %v / %v: Retain must leave the repository unowned", repos[0].OwnerReferences, repos[1].OwnerReferences)
-	}
-	if repos[0].Spec.StorageRef.Namespace != "demo" || repos[0].Spec.AppRef.Namespace != "demo" {
-		t.Fatalf("references not defaulted to the configuration's namespace: %+v", repos[0].Spec)
-	}
-}
