@@ -270,10 +270,9 @@ func writeMarker(t *testing.T, dir string, i int) {
 // names (which carry the Unix time) differ.
 func trigger(t *testing.T, e *env, bc string) {
 	time.Sleep(1100 * time.Millisecond)
-	out, err := exec.Command("kubectl", "--kubeconfig", cluster.Kubeconfig(), "create", "job", "-n", e.ns,
-		"--from=cronjob/"+shared.TriggerCronJobName(bc, "daily"), fmt.Sprintf("manual-%d", time.Now().UnixNano()%100000)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubectl create job --from=cronjob: %v: %s", err, out)
+	if _, err := cluster.Kubectl(e.ctx, "create", "job", "-n", e.ns,
+		"--from=cronjob/"+shared.TriggerCronJobName(bc, "daily"), fmt.Sprintf("manual-%d", time.Now().UnixNano()%100000)); err != nil {
+		t.Fatal(err)
 	}
 }
 
