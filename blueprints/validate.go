@@ -26,6 +26,20 @@ func ValidateSchedule(schedule string, p *field.Path) *field.Error {
 	return nil
 }
 
+// ValidateScheduler checks a CronJob-like scheduler: its schedule and time zone.
+func ValidateScheduler(s *shared.SchedulerSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if ferr := ValidateSchedule(s.Schedule, p.Child("schedule")); ferr != nil {
+		errs = append(errs, ferr)
+	}
+	if tz := s.TimeZone; tz != nil && !IsTemplate(*tz) {
+		if _, err := time.LoadLocation(*tz); err != nil {
+			errs = append(errs, field.Invalid(p.Child("timeZone"), *tz, "not a known time zone: "+err.Error()))
+		}
+	}
+	return errs
+}
+
 // ValidateConfiguration checks the shape of a configuration's backends and sessions: the rules
 // that need no other object. It is the one implementation used for rendered blueprints and for
 // BackupConfigurations; base is the path of the object holding backends and sessions. Backends
@@ -65,14 +79,7 @@ func ValidateConfiguration(backends []corev1alpha1.BackendReference, sessions []
 		if s.Scheduler == nil {
 			errs = append(errs, field.Required(p.Child("scheduler"), "every session needs a schedule"))
 		} else {
-			if ferr := ValidateSchedule(s.Scheduler.Schedule, p.Child("scheduler", "schedule")); ferr != nil {
-				errs = append(errs, ferr)
-			}
-			if tz := s.Scheduler.TimeZone; tz != nil && !IsTemplate(*tz) {
-				if _, err := time.LoadLocation(*tz); err != nil {
-					errs = append(errs, field.Invalid(p.Child("scheduler", "timeZone"), *tz, "not a known time zone: "+err.Error()))
-				}
-			}
+			errs = append(errs, ValidateScheduler(s.Scheduler, p.Child("scheduler"))...)
 		}
 		if s.Addon != nil {
 			if s.Addon.Name == "" {

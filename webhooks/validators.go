@@ -74,8 +74,12 @@ func ValidateBackupBlueprint(bp *corev1alpha1.BackupBlueprint) field.ErrorList {
 // +kubebuilder:webhook:path=/validate-core-coffer-dev-v1alpha1-backupverifier,mutating=false,failurePolicy=fail,sideEffects=None,timeoutSeconds=5,groups=core.coffer.dev,resources=backupverifier,verbs=create;update,versions=v1alpha1,name=vbackupverifier.coffer.dev,admissionReviewVersions=v1
 
 // ValidateBackupVerifier compiles every verification condition (expression and message) in the
-// environment of the verifier's shape, as the verification session will evaluate them.
+// environment of the verifier's shape, as the verification session will evaluate them, and
+// parses the schedule of its CronJobs.
 func ValidateBackupVerifier(v *corev1alpha1.BackupVerifier) field.ErrorList {
 	_, errs := cel.CompileVerifier(&v.Spec, field.NewPath("spec"))
+	if v.Spec.Scheduler != nil {
+		errs = append(errs, blueprints.ValidateScheduler(v.Spec.Scheduler, field.NewPath("spec", "scheduler"))...)
+	}
 	return errs
 }

@@ -200,6 +200,17 @@ spec:
 		refused(t, "a pod selector that does not parse", err, "vhooktemplate.coffer.dev", "spec.executor.pod.selector: Invalid value")
 	})
 
+	t.Run("BackupVerifier", func(t *testing.T) {
+		_, err := a.create(`
+apiVersion: core.coffer.dev/v1alpha1
+kind: BackupVerifier
+metadata: {name: nightly, namespace: NS}
+spec:
+  scheduler: {schedule: "0 2 * *", timeZone: Atlantis/Poseidonis}`)
+		refused(t, "a verifier schedule that does not parse", err, "vbackupverifier.coffer.dev",
+			`spec.scheduler.schedule: Invalid value: "0 2 * *"`, `spec.scheduler.timeZone: Invalid value: "Atlantis/Poseidonis"`)
+	})
+
 	t.Run("BackupConfiguration", func(t *testing.T) {
 		// No backend: the namespace's default storage and policy are filled in.
 		a.admitted(`
