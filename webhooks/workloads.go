@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"gomodules.xyz/jsonpatch/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -60,7 +61,8 @@ func (m *WorkloadMutator) Handle(ctx context.Context, req admission.Request) adm
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s: %w", workload.GetNamespace(), err))
 	}
 	var candidates corev1alpha1.BackupBlueprintList
-	if err := m.Reader.List(ctx, &candidates); err != nil {
+	// The blueprints are only read: the cache's objects are used as they are, not deep-copied.
+	if err := m.Reader.List(ctx, &candidates, client.UnsafeDisableDeepCopy); err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("listing BackupBlueprints: %w", err))
 	}
 	bc, sel, errs := blueprints.ResolveWorkload(ctx, workload, &ns, candidates.Items, m.Policy)
@@ -77,26 +79,33 @@ func (m *WorkloadMutator) Handle(ctx context.Context, req admission.Request) adm
 	}
 	warnings = append(warnings, sel.Skipped...)
 	annotations := workload.GetAnnotations()
+	_, stamped := annotations[shared.AnnotationBlueprintResolved]
 	if sel.Blueprint == nil {
-		if _, stamped := annotations[shared.AnnotationBlueprintResolved]; !stamped {
+		if !stamped {
 			return admission.Allowed("no BackupBlueprint applies").WithWarnings(warnings...)
 		}
-		delete(annotations, shared.AnnotationBlueprintResolved)
-	} else {
-		if annotations == nil {
-			annotations = map[string]string{}
-		}
-		annotations[shared.AnnotationBlueprintResolved] = blueprints.ResolvedAnnotation(sel.Blueprint)
-		if req.DryRun != nil && *req.DryRun {
-			warnings = append(warnings, preview(bc))
-		}
+		return admission.Patched("no BackupBlueprint applies any more", stampPatch(annotations, nil)).WithWarnings(warnings...)
 	}
-	workload.SetAnnotations(annotations)
-	mutated, err := json.Marshal(workload.Object)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+	if req.DryRun != nil && *req.DryRun {
+		warnings = append(warnings, preview(bc))
 	}
-	return admission.PatchResponseFromRaw(req.Object.Raw, mutated).WithWarnings(warnings...)
+	stamp := blueprints.ResolvedAnnotation(sel.Blueprint)
+	return admission.Patched("", stampPatch(annotations, &stamp)).WithWarnings(warnings...)
+}
+
+// stampPatch is the JSON patch that sets the blueprint-resolved annotation to value, or removes
+// it when value is nil. It is written directly: diffing the whole workload against a re-encoded
+// copy costs more than resolving the blueprint.
+func stampPatch(annotations map[string]string, value *string) jsonpatch.JsonPatchOperation {
+	key := strings.NewReplacer("~", "~0", "/", "~1").Replace(shared.AnnotationBlueprintResolved)
+	switch {
+	case value == nil:
+		return jsonpatch.JsonPatchOperation{Operation: "remove", Path: "/metadata/annotations/" + key}
+	case annotations == nil:
+		return jsonpatch.JsonPatchOperation{Operation: "add", Path: "/metadata/annotations",
+			Value: map[string]string{shared.AnnotationBlueprintResolved: *value}}
+	}
+	return jsonpatch.JsonPatchOperation{Operation: "add", Path: "/metadata/annotations/" + key, Value: *value}
 }
 
 // configurationReferences checks the backends of the configuration a workload resolves to as
