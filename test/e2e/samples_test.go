@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
 	"github.com/cofferhq/coffer/bench/corpus"
 	"github.com/cofferhq/coffer/test/envtest"
 )
@@ -84,4 +85,18 @@ func TestSamplesBackUpAndRestore(t *testing.T) {
 	if got, want := hashDir(t, restored), hashDir(t, data); got != want {
 		t.Fatalf("restored tree %s differs from the backed-up one %s", got, want)
 	}
+
+	// The labelled Deployment is picked up by the blueprint's selector and backed up.
+	e.waitFor("a Succeeded Snapshot of the auto-backed-up Deployment", 5*time.Minute, func() (bool, error) {
+		var snaps storagev1alpha1.SnapshotList
+		if err := kube.List(e.ctx, &snaps, client.InNamespace("demo")); err != nil {
+			return false, err
+		}
+		for _, s := range snaps.Items {
+			if s.Spec.Repository == "app" && s.Status.Phase == storagev1alpha1.SnapshotSucceeded {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
 }

@@ -157,6 +157,12 @@ minutes, and restore the first snapshot into demo/restored (/var/lib/coffer/demo
 
   kubectl -n demo get backupsessions,snapshots,restoresessions
   diff -r /var/lib/coffer/demo/data /var/lib/coffer/demo/restored
+
+The Deployment demo/app is labelled backup=daily: the blueprint "daily" picks it up, the
+webhook stamps it and Coffer generates its BackupConfiguration, with no other object written:
+
+  kubectl -n demo get deployment app -o jsonpath='{.metadata.annotations}'
+  kubectl -n demo get backupconfiguration deployment-app
 `)
 	}
 	fmt.Fprintf(out, `
