@@ -38,7 +38,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	if kube, err = client.New(cl.RESTConfig(), client.Options{Scheme: scheme}); err != nil {
+	cfg := cl.RESTConfig()
+	cfg.WarningHandlerWithContext = printWarnings{}
+	if kube, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
@@ -54,4 +56,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// printWarnings shows the API server's (and the webhooks') warnings in the test output.
+type printWarnings struct{}
+
+func (printWarnings) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
+	fmt.Fprintln(os.Stderr, "e2e: warning:", text)
 }
