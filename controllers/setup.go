@@ -16,6 +16,7 @@ import (
 	"github.com/cofferhq/coffer/controllers/repository"
 	"github.com/cofferhq/coffer/controllers/restoresession"
 	"github.com/cofferhq/coffer/controllers/snapshot"
+	"github.com/cofferhq/coffer/controllers/verification"
 	"github.com/cofferhq/coffer/engine/blob"
 )
 
@@ -59,6 +60,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := (&restoresession.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Executor: o.Executor, Identity: o.Identity, Hooks: runner}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&verification.Reconciler{Client: mgr.GetClient(), Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	for gvk := range autobackup.Kinds {

@@ -6,21 +6,28 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	"github.com/cofferhq/coffer/api/shared"
 	"github.com/cofferhq/coffer/controllers/backupconfiguration"
+	"github.com/cofferhq/coffer/controllers/verification"
 )
 
 func newTriggerCommand() *cobra.Command {
-	var kubeconfig, namespace, config, session string
+	var kubeconfig, namespace, config, session, repository string
 	cmd := &cobra.Command{
 		Use:   "trigger",
-		Short: "Start a backup now: create a BackupSession for one session of a BackupConfiguration",
+		Short: "Start a backup (or a verification) now: create a BackupSession (or BackupVerificationSession)",
 		Long: `Create a BackupSession for one session of a BackupConfiguration. The trigger CronJob of
-each session runs this on the session's schedule; a person can run it to back up at once.`,
-		Example: `  coffer trigger -n demo --backupconfiguration app --session daily`,
-		Args:    cobra.NoArgs,
+each session runs this on the session's schedule; a person can run it to back up at once.
+
+With --repository, create a BackupVerificationSession of that repository instead, with the
+retries its BackupVerifier allows: the verifier CronJob of each verified repository runs this.`,
+		Example: `  coffer trigger -n demo --backupconfiguration app --session daily
+  coffer trigger -n demo --backupconfiguration app --session daily --repository app-local`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if namespace == "" || config == "" || session == "" {
 				return errors.New("--namespace, --backupconfiguration and --session are required")
@@ -41,6 +48,9 @@ each session runs this on the session's schedule; a person can run it to back up
 			if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: namespace, Name: config}, &bc); err != nil {
 				return fmt.Errorf("reading BackupConfiguration %s/%s: %w", namespace, config, err)
 			}
+			if repository != "" {
+				return triggerVerification(cmd, c, &bc, session, repository)
+			}
 			for _, s := range bc.Spec.Sessions {
 				if s.Name != session {
 					continue
@@ -60,5 +70,41 @@ each session runs this on the session's schedule; a person can run it to back up
 	f.StringVarP(&namespace, "namespace", "n", "", "namespace of the BackupConfiguration")
 	f.StringVar(&config, "backupconfiguration", "", "the BackupConfiguration")
 	f.StringVar(&session, "session", "", "the session to run")
+	f.StringVar(&repository, "repository", "", "verify this repository of the session instead of backing up")
 	return cmd
+}
+
+// triggerVerification creates a BackupVerificationSession of one repository of a session, with
+// as many retries as its verifier allows.
+func triggerVerification(cmd *cobra.Command, c client.Client, bc *corev1alpha1.BackupConfiguration, session, repository string) error {
+	var info *corev1alpha1.RepositoryInfo
+	for _, s := range bc.Spec.Sessions {
+		for i := range s.Repositories {
+			if s.Name == session && s.Repositories[i].Name == repository {
+				info = &s.Repositories[i]
+			}
+		}
+	}
+	switch {
+	case info == nil:
+		return fmt.Errorf("session %q of BackupConfiguration %s/%s has no repository %q", session, bc.Namespace, bc.Name, repository)
+	case info.BackupVerifier == nil:
+		return fmt.Errorf("repository %q of BackupConfiguration %s/%s names no backupVerifier", repository, bc.Namespace, bc.Name)
+	}
+	var v corev1alpha1.BackupVerifier
+	key := client.ObjectKey{Namespace: shared.NamespaceOr(info.BackupVerifier.Namespace, bc.Namespace), Name: info.BackupVerifier.Name}
+	if err := c.Get(cmd.Context(), key, &v); err != nil {
+		return fmt.Errorf("reading BackupVerifier %s: %w", key, err)
+	}
+	var retries int32
+	if v.Spec.RetryConfig != nil {
+		retries = v.Spec.RetryConfig.MaxRetry
+	}
+	bvs := verification.NewSession(bc.Namespace, bc.Name, session, repository, retries, time.Now())
+	bvs.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(bc, corev1alpha1.GroupVersion.WithKind("BackupConfiguration"))}
+	if err := c.Create(cmd.Context(), bvs); err != nil {
+		return fmt.Errorf("creating BackupVerificationSession %s: %w", bvs.Name, err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "BackupVerificationSession %s/%s created\n", bvs.Namespace, bvs.Name)
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -310,8 +311,44 @@ func (r *Reconciler) ensureSchedulers(ctx context.Context, s *scope) (ctrl.Resul
 			st.scheduled = true
 		}
 		s.facts.sessions = append(s.facts.sessions, st)
+		for _, ri := range sess.Repositories {
+			if ri.BackupVerifier != nil {
+				errs = append(errs, r.ensureVerifierCronJob(ctx, s, sess.Name, ri))
+			}
+		}
 	}
 	return ctrl.Result{}, kerrors.NewAggregate(errs)
+}
+
+// ensureVerifierCronJob gives a repository with a backupVerifier its CronJob on the verifier's
+// schedule, and says in the repository's status whether verification is configured. A verifier
+// without a schedule is run only by the sessions someone creates.
+func (r *Reconciler) ensureVerifierCronJob(ctx context.Context, s *scope, session string, ri corev1alpha1.RepositoryInfo) error {
+	status := func() *corev1alpha1.RepositoryStatusInfo {
+		for i := range s.facts.repositories {
+			if s.facts.repositories[i].Name == ri.Name {
+				return &s.facts.repositories[i]
+			}
+		}
+		return &corev1alpha1.RepositoryStatusInfo{}
+	}()
+	ref := *ri.BackupVerifier
+	var v corev1alpha1.BackupVerifier
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: shared.NamespaceOr(ref.Namespace, s.bc.Namespace), Name: ref.Name}, &v)
+	switch {
+	case apierrors.IsNotFound(err):
+		status.Reason = strings.TrimPrefix(status.Reason+"; ", "; ") + fmt.Sprintf("BackupVerifier %s/%s not found", shared.NamespaceOr(ref.Namespace, s.bc.Namespace), ref.Name)
+		return nil
+	case err != nil:
+		return err
+	}
+	if v.Spec.Scheduler != nil && v.Spec.Scheduler.Schedule != "" {
+		if err := r.applyCronJob(ctx, s.bc, executor.VerifierCronJob(r.Executor, s.bc, session, ri.Name, v.Spec.Scheduler)); err != nil {
+			return err
+		}
+	}
+	status.VerificationConfigured = true
+	return nil
 }
 
 func (r *Reconciler) applyCronJob(ctx context.Context, bc *corev1alpha1.BackupConfiguration, want *batchv1.CronJob) error {

@@ -24,6 +24,7 @@ const (
 	RoleRestore         = "restore"
 	RoleRetention       = "retention"
 	RoleTrigger         = "trigger"
+	RoleVerifyTrigger   = "verify-trigger"
 	// ContainerName is the executor container in every Job.
 	ContainerName = "executor"
 	// storageVolume is the name of a local BackupStorage's volume in executor pods.
@@ -131,6 +132,19 @@ func TriggerCronJob(cfg Config, bc *corev1alpha1.BackupConfiguration, session co
 			},
 		},
 	}
+}
+
+// VerifierCronJob runs `coffer trigger --repository` on the verifier's schedule: each run
+// creates a BackupVerificationSession of that repository.
+func VerifierCronJob(cfg Config, bc *corev1alpha1.BackupConfiguration, session, repository string, sched *shared.SchedulerSpec) *batchv1.CronJob {
+	cj := TriggerCronJob(cfg, bc, corev1alpha1.Session{SessionConfig: corev1alpha1.SessionConfig{Name: session, Scheduler: sched}})
+	cj.Name = shared.VerifierCronJobName(bc.Name, repository)
+	cj.Labels[LabelRole] = RoleVerifyTrigger
+	cj.Labels[shared.LabelRepositoryName] = shared.TruncateName(repository, shared.MaxNameLength)
+	cj.Spec.JobTemplate.Labels = cj.Labels
+	c := &cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+	c.Args = append(c.Args, "--repository", repository)
+	return cj
 }
 
 func jobLabels(owner map[string]string, role string) map[string]string {
