@@ -207,7 +207,7 @@ func (r *Reconciler) deleteOlderSessions(ctx context.Context, s *scope, includeS
 }
 
 // resolveSnapshot picks the snapshot to verify (spec.snapshot, else the repository's newest
-// Succeeded one) and skips a snapshot another session already verified.
+// Succeeded one) and skips the newest when another session already verified it.
 func (r *Reconciler) resolveSnapshot(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.facts.executorErr != "" {
 		return ctrl.Result{}, nil
@@ -238,7 +238,9 @@ func (r *Reconciler) resolveSnapshot(ctx context.Context, s *scope) (ctrl.Result
 		return ctrl.Result{}, err
 	}
 	s.facts.snapshot = &snap
-	if snap.Status.VerificationStatus == storagev1alpha1.Verified && snap.Status.VerificationSession != s.bvs.Name {
+	// A session that names its snapshot asks for that snapshot to be verified again; one that
+	// takes the newest (the scheduled kind) need not repeat a verification that held.
+	if s.bvs.Spec.Snapshot == "" && snap.Status.VerificationStatus == storagev1alpha1.Verified && snap.Status.VerificationSession != s.bvs.Name {
 		s.facts.skippedBy = snap.Status.VerificationSession
 	}
 	return ctrl.Result{}, nil
