@@ -271,9 +271,12 @@ func readJSONLines(r io.Reader, onLine func([]byte)) ([]byte, []string, error) {
 }
 
 // resticMessage picks restic's explanation of a failure: its exit_error message when it wrote
-// one, else the last lines of stderr that are not retry chatter.
+// one, else the last lines of stderr that are not retry chatter. An exit message that only
+// counts errors ("There were 3 errors") is followed by the first errors themselves: the items
+// restic reported, else the other lines of stderr.
 func resticMessage(stderr string, itemErrors []string) string {
 	var lines []string
+	exitMsg := ""
 	for _, line := range strings.Split(stderr, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -284,17 +287,29 @@ func resticMessage(stderr string, itemErrors []string) string {
 			Message     string `json:"message"`
 		}
 		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &exitErr) == nil && exitErr.MessageType == "exit_error" {
-			return cleanMessage(exitErr.Message)
+			exitMsg = exitErr.Message
+			continue
 		}
 		lines = append(lines, line)
 	}
-	if len(lines) == 0 && len(itemErrors) > 0 {
-		return cleanMessage(itemErrors[len(itemErrors)-1])
+	details := firstN(itemErrors, 3)
+	if len(details) == 0 {
+		details = lastN(lines, 3)
 	}
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
+	switch {
+	case exitMsg != "" && len(details) > 0 && !strings.Contains(exitMsg, details[0]):
+		return cleanMessage(exitMsg + ": " + strings.Join(details, "; "))
+	case exitMsg != "":
+		return cleanMessage(exitMsg)
 	}
-	return cleanMessage(strings.Join(lines, "; "))
+	return cleanMessage(strings.Join(details, "; "))
+}
+
+func lastN(s []string, n int) []string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
 
 // environment is restic's environment and global flags for one repository. Credentials go into
