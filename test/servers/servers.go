@@ -153,7 +153,13 @@ type process struct {
 // logs its output.
 func startProcess(t testing.TB, name, bin string, args, env []string) *process {
 	t.Helper()
-	p, err := launch(t.TempDir(), name, bin, args, env)
+	return startProcessAs(t, name, bin, nil, args, env)
+}
+
+// startProcessAs is startProcess running bin as cred's user (nil: the current user).
+func startProcessAs(t testing.TB, name, bin string, cred *syscall.Credential, args, env []string) *process {
+	t.Helper()
+	p, err := launchAs(t.TempDir(), name, bin, cred, args, env)
 	if err != nil {
 		t.Fatalf("servers: %v", err)
 	}
@@ -168,6 +174,11 @@ func startProcess(t testing.TB, name, bin string, args, env []string) *process {
 
 // launch starts bin in its own process group, its output going to <logDir>/<name>.log.
 func launch(logDir, name, bin string, args, env []string) (*process, error) {
+	return launchAs(logDir, name, bin, nil, args, env)
+}
+
+// launchAs is launch running bin as cred's user (nil: the current user).
+func launchAs(logDir, name, bin string, cred *syscall.Credential, args, env []string) (*process, error) {
 	logPath := filepath.Join(logDir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -178,7 +189,7 @@ func launch(logDir, name, bin string, args, env []string) (*process, error) {
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Its own process group, so that stopping it also stops anything it started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}

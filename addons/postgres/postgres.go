@@ -1,0 +1,207 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Conn is how a PostgreSQL server is reached.
+type Conn struct {
+	Host     string
+	Port     int
+	User     string
+	Password string
+	// Database is where queries run ("postgres" when empty); dumps cover every database.
+	Database string
+	// Bin is the directory of pg_dumpall and psql; empty means $PATH.
+	Bin string
+	// ConnectTimeout bounds each connection attempt; 10 s when zero.
+	ConnectTimeout time.Duration
+}
+
+func (c Conn) database() string {
+	if c.Database == "" {
+		return "postgres"
+	}
+	return c.Database
+}
+
+// command is a client program with the connection in its environment (never on the command
+// line, where other users of the machine could read the password).
+func (c Conn) command(ctx context.Context, program string, args ...string) *exec.Cmd {
+	bin := program
+	if c.Bin != "" {
+		bin = filepath.Join(c.Bin, program)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	timeout := c.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	env := []string{
+		"PGHOST=" + c.Host, "PGPORT=" + strconv.Itoa(c.Port), "PGUSER=" + c.User, "PGPASSWORD=" + c.Password,
+		"PGCONNECT_TIMEOUT=" + strconv.Itoa(max(1, int(timeout.Seconds()))), "PGAPPNAME=coffer",
+	}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PG") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// run runs cmd and turns a failure into an error carrying the end of its stderr.
+func run(cmd *exec.Cmd) error {
+	var stderr tail
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			return fmt.Errorf("%s: %w", filepath.Base(cmd.Path), err)
+		}
+		return fmt.Errorf("%s: %w: %s", filepath.Base(cmd.Path), err, msg)
+	}
+	return nil
+}
+
+// Dump streams pg_dumpall's SQL of the whole server into w.
+func Dump(ctx context.Context, c Conn, w io.Writer) error {
+	cmd := c.command(ctx, "pg_dumpall", "--dbname", "dbname="+c.database())
+	cmd.Stdout = w
+	return run(cmd)
+}
+
+// Restore streams a Dump from r into psql, connected to the target's database, stopping at the
+// first error. The target is expected to be a fresh server: a dump is not a migration. The
+// restoring user keeps its own password: its role already exists, and taking the source's
+// password would lock the restore's own credentials out.
+func Restore(ctx context.Context, c Conn, r io.Reader) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(keepOwnRole(r, pw, c.User)) }()
+	cmd := c.command(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", c.database(), "-f", "-")
+	cmd.Stdin = pr
+	cmd.Stdout = io.Discard
+	err := run(cmd)
+	_ = pr.CloseWithError(errors.New("psql ended"))
+	return err
+}
+
+// keepOwnRole copies the dump, less the statements that would recreate or re-password the
+// restoring user's role.
+func keepOwnRole(r io.Reader, w io.Writer, user string) error {
+	role := quoteIdent(user)
+	create := "CREATE ROLE " + role + ";"
+	alter := "ALTER ROLE " + role + " WITH "
+	br := bufio.NewReaderSize(r, 1<<20)
+	for {
+		line, err := br.ReadString('\n')
+		switch {
+		case strings.TrimRight(line, "\n") == create:
+			line = ""
+		case strings.HasPrefix(line, alter):
+			line = passwordClause.ReplaceAllString(line, "")
+		}
+		if _, werr := io.WriteString(w, line); werr != nil {
+			return werr
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+var (
+	passwordClause = regexp.MustCompile(` PASSWORD '(?:[^']|'')*'`)
+	plainIdent     = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
+)
+
+// quoteIdent quotes an identifier as pg_dump does: only when it is not a plain lower-case name.
+func quoteIdent(s string) string {
+	if plainIdent.MatchString(s) {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// Result is what a query returned.
+type Result struct {
+	Columns []string
+	Rows    [][]string
+}
+
+// Query runs one statement in database (Conn.Database when empty) and returns its columns and
+// rows as text, as psql prints them in CSV; at most maxRows rows are kept (0: all).
+func Query(ctx context.Context, c Conn, database, statement string, maxRows int) (*Result, int64, error) {
+	if database == "" {
+		database = c.database()
+	}
+	cmd := c.command(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--csv", "--dbname", database, "-c", statement)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, 0, err
+	}
+	var stderr tail
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, 0, err
+	}
+	res, count, perr := readCSV(out, maxRows)
+	if err := cmd.Wait(); err != nil {
+		return nil, 0, fmt.Errorf("psql: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return res, count, perr
+}
+
+func readCSV(r io.Reader, maxRows int) (*Result, int64, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	res := &Result{}
+	var count int64
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return res, count, nil
+		}
+		if err != nil {
+			_, _ = io.Copy(io.Discard, r)
+			return nil, 0, fmt.Errorf("reading psql's CSV: %w", err)
+		}
+		if res.Columns == nil {
+			res.Columns = rec
+			continue
+		}
+		count++
+		if maxRows == 0 || len(res.Rows) < maxRows {
+			res.Rows = append(res.Rows, rec)
+		}
+	}
+}
+
+// tail keeps the last 4 KiB written to it: the end of a client's stderr.
+type tail struct{ b []byte }
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 4096 {
+		t.b = t.b[len(t.b)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string { return string(t.b) }
