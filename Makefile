@@ -66,8 +66,9 @@ e2e: ## as root: the end-to-end suites on the local cluster with Coffer deployed
 	go test -tags e2e -timeout 30m $(GO_TEST_FLAGS) -v ./test/e2e/
 
 .PHONY: tools
-tools: ## build (once) the pinned restic, kopia and storage servers the tests run
+tools: ## build (once) the pinned restic, kopia and storage servers the tests run; install the database servers
 	@for t in restic versitygw fake-gcs-server azurite kopia; do hack/tools.sh $$t >/dev/null; done
+	@hack/dbservers.sh
 
 .PHONY: fuzz
 fuzz: ## a short run of every fuzz target
