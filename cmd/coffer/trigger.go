@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
-	"github.com/cofferhq/coffer/api/shared"
 	"github.com/cofferhq/coffer/controllers/backupconfiguration"
 	"github.com/cofferhq/coffer/controllers/verification"
 )
@@ -77,24 +76,13 @@ retries its BackupVerifier allows: the verifier CronJob of each verified reposit
 // triggerVerification creates a BackupVerificationSession of one repository of a session, with
 // as many retries as its verifier allows.
 func triggerVerification(cmd *cobra.Command, c client.Client, bc *corev1alpha1.BackupConfiguration, session, repository string) error {
-	var info *corev1alpha1.RepositoryInfo
-	for _, s := range bc.Spec.Sessions {
-		for i := range s.Repositories {
-			if s.Name == session && s.Repositories[i].Name == repository {
-				info = &s.Repositories[i]
-			}
-		}
+	info, err := verification.RepositoryOf(bc, session, repository)
+	if err != nil {
+		return err
 	}
-	switch {
-	case info == nil:
-		return fmt.Errorf("session %q of BackupConfiguration %s/%s has no repository %q", session, bc.Namespace, bc.Name, repository)
-	case info.BackupVerifier == nil:
-		return fmt.Errorf("repository %q of BackupConfiguration %s/%s names no backupVerifier", repository, bc.Namespace, bc.Name)
-	}
-	var v corev1alpha1.BackupVerifier
-	key := client.ObjectKey{Namespace: shared.NamespaceOr(info.BackupVerifier.Namespace, bc.Namespace), Name: info.BackupVerifier.Name}
-	if err := c.Get(cmd.Context(), key, &v); err != nil {
-		return fmt.Errorf("reading BackupVerifier %s: %w", key, err)
+	v, err := verification.VerifierOf(cmd.Context(), c, bc, info)
+	if err != nil {
+		return err
 	}
 	var retries int32
 	if v.Spec.RetryConfig != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/cofferhq/coffer/controllers/executor"
 	"github.com/cofferhq/coffer/controllers/internal/flow"
 	"github.com/cofferhq/coffer/controllers/targets"
+	"github.com/cofferhq/coffer/controllers/verification"
 )
 
 // Indexes over BackupConfigurations, so a change to a target or a storage reaches exactly the
@@ -332,12 +333,10 @@ func (r *Reconciler) ensureVerifierCronJob(ctx context.Context, s *scope, sessio
 		}
 		return &corev1alpha1.RepositoryStatusInfo{}
 	}()
-	ref := *ri.BackupVerifier
-	var v corev1alpha1.BackupVerifier
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: shared.NamespaceOr(ref.Namespace, s.bc.Namespace), Name: ref.Name}, &v)
+	v, err := verification.VerifierOf(ctx, r.Client, s.bc, &ri)
 	switch {
-	case apierrors.IsNotFound(err):
-		status.Reason = strings.TrimPrefix(status.Reason+"; ", "; ") + fmt.Sprintf("BackupVerifier %s/%s not found", shared.NamespaceOr(ref.Namespace, s.bc.Namespace), ref.Name)
+	case verification.IsConfigError(err):
+		status.Reason = strings.TrimPrefix(status.Reason+"; ", "; ") + err.Error()
 		return nil
 	case err != nil:
 		return err

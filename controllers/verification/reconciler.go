@@ -126,36 +126,16 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) (ctrl.Result, error)
 		return ctrl.Result{}, err
 	}
 	s.bc = &bc
-	for _, sess := range bc.Spec.Sessions {
-		if spec.Session != "" && sess.Name != spec.Session {
-			continue
-		}
-		for i := range sess.Repositories {
-			if sess.Repositories[i].Name == spec.Repository {
-				s.repo = &sess.Repositories[i]
-			}
-		}
+	ri, err := RepositoryOf(&bc, spec.Session, spec.Repository)
+	if err == nil {
+		s.repo = ri
+		s.verifier, err = VerifierOf(ctx, r.Client, &bc, ri)
 	}
-	switch {
-	case s.repo == nil:
-		s.facts.executorErr = fmt.Sprintf("BackupConfiguration %s has no repository %q in session %q", bc.Name, spec.Repository, spec.Session)
-		return ctrl.Result{}, nil
-	case s.repo.BackupVerifier == nil:
-		s.facts.executorErr = fmt.Sprintf("repository %q of BackupConfiguration %s names no backupVerifier", spec.Repository, bc.Name)
+	if IsConfigError(err) {
+		s.facts.executorErr = err.Error()
 		return ctrl.Result{}, nil
 	}
-	ref := *s.repo.BackupVerifier
-	var v corev1alpha1.BackupVerifier
-	err = r.Client.Get(ctx, client.ObjectKey{Namespace: shared.NamespaceOr(ref.Namespace, bc.Namespace), Name: ref.Name}, &v)
-	switch {
-	case apierrors.IsNotFound(err):
-		s.facts.executorErr = fmt.Sprintf("BackupVerifier %s/%s not found", shared.NamespaceOr(ref.Namespace, bc.Namespace), ref.Name)
-		return ctrl.Result{}, nil
-	case err != nil:
-		return ctrl.Result{}, err
-	}
-	s.verifier = &v
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, err
 }
 
 // cleanHistory keeps the verifier's sessionHistoryLimit newest finished sessions of the same
