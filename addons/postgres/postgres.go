@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cofferhq/coffer/addons"
 )
 
 // Conn is how a PostgreSQL server is reached.
@@ -29,6 +31,17 @@ type Conn struct {
 	// ConnectTimeout bounds each connection attempt; 10 s when zero.
 	ConnectTimeout time.Duration
 }
+
+// FromConnection is the Conn of an AppBinding's connection; bin is the directory of the client
+// programs (empty: $PATH).
+func FromConnection(c addons.Connection, bin string) Conn {
+	return Conn{Host: c.Host, Port: c.Port, User: c.Username, Password: c.Password, Database: c.Database, Bin: bin}
+}
+
+var _ addons.Database = Conn{}
+
+// DumpName is the dump's file name inside a snapshot.
+func (Conn) DumpName() string { return "dumpall.sql" }
 
 func (c Conn) database() string {
 	if c.Database == "" {
@@ -65,7 +78,7 @@ func (c Conn) command(ctx context.Context, program string, args ...string) *exec
 
 // run runs cmd and turns a failure into an error carrying the end of its stderr.
 func run(cmd *exec.Cmd) error {
-	var stderr tail
+	var stderr addons.StderrTail
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
@@ -78,7 +91,7 @@ func run(cmd *exec.Cmd) error {
 }
 
 // Dump streams pg_dumpall's SQL of the whole server into w.
-func Dump(ctx context.Context, c Conn, w io.Writer) error {
+func (c Conn) Dump(ctx context.Context, w io.Writer) error {
 	cmd := c.command(ctx, "pg_dumpall", "--dbname", "dbname="+c.database())
 	cmd.Stdout = w
 	return run(cmd)
@@ -88,7 +101,7 @@ func Dump(ctx context.Context, c Conn, w io.Writer) error {
 // first error. The target is expected to be a fresh server: a dump is not a migration. The
 // restoring user keeps its own password: its role already exists, and taking the source's
 // password would lock the restore's own credentials out.
-func Restore(ctx context.Context, c Conn, r io.Reader) error {
+func (c Conn) Restore(ctx context.Context, r io.Reader) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(keepOwnRole(r, pw, c.User)) }()
 	cmd := c.command(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", c.database(), "-f", "-")
@@ -139,69 +152,69 @@ func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
-// Result is what a query returned.
-type Result struct {
-	Columns []string
-	Rows    [][]string
-}
-
-// Query runs one statement in database (Conn.Database when empty) and returns its columns and
-// rows as text, as psql prints them in CSV; at most maxRows rows are kept (0: all).
-func Query(ctx context.Context, c Conn, database, statement string, maxRows int) (*Result, int64, error) {
+// Query runs one statement in q.Database (Conn.Database when empty) and returns its columns
+// and rows as text, as psql prints them in CSV. A Table query counts the table's rows.
+func (c Conn) Query(ctx context.Context, q addons.Query, maxRows int) (*addons.Result, error) {
+	database := q.Database
 	if database == "" {
 		database = c.database()
+	}
+	statement := q.Statement
+	if q.Table != "" {
+		table := quoteIdent(q.Table)
+		if q.Schema != "" {
+			table = quoteIdent(q.Schema) + "." + table
+		}
+		statement = "SELECT count(*) AS count FROM " + table
 	}
 	cmd := c.command(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--csv", "--dbname", database, "-c", statement)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	var stderr tail
+	var stderr addons.StderrTail
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	res, count, perr := readCSV(out, maxRows)
+	res, perr := readCSV(out, maxRows)
 	if err := cmd.Wait(); err != nil {
-		return nil, 0, fmt.Errorf("psql: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("psql: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	return res, count, perr
+	if perr == nil && q.Table != "" {
+		res.Count, perr = countOf(res)
+	}
+	return res, perr
 }
 
-func readCSV(r io.Reader, maxRows int) (*Result, int64, error) {
+// countOf is the single number a count(*) returned.
+func countOf(res *addons.Result) (int64, error) {
+	if len(res.Rows) != 1 || len(res.Rows[0]) != 1 {
+		return 0, fmt.Errorf("counting rows: psql returned %d rows", len(res.Rows))
+	}
+	return strconv.ParseInt(res.Rows[0][0], 10, 64)
+}
+
+func readCSV(r io.Reader, maxRows int) (*addons.Result, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
-	res := &Result{}
-	var count int64
+	res := &addons.Result{}
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
-			return res, count, nil
+			return res, nil
 		}
 		if err != nil {
 			_, _ = io.Copy(io.Discard, r)
-			return nil, 0, fmt.Errorf("reading psql's CSV: %w", err)
+			return nil, fmt.Errorf("reading psql's CSV: %w", err)
 		}
 		if res.Columns == nil {
 			res.Columns = rec
 			continue
 		}
-		count++
+		res.Count++
 		if maxRows == 0 || len(res.Rows) < maxRows {
 			res.Rows = append(res.Rows, rec)
 		}
 	}
 }
-
-// tail keeps the last 4 KiB written to it: the end of a client's stderr.
-type tail struct{ b []byte }
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > 4096 {
-		t.b = t.b[len(t.b)-4096:]
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string { return string(t.b) }

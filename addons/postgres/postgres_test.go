@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cofferhq/coffer/addons"
 	"github.com/cofferhq/coffer/addons/postgres"
 	"github.com/cofferhq/coffer/engine"
 	"github.com/cofferhq/coffer/test/servers"
@@ -23,7 +24,7 @@ func conn(pg *servers.Postgres) postgres.Conn {
 func comparable(t *testing.T, c postgres.Conn) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := postgres.Dump(context.Background(), c, &buf); err != nil {
+	if err := c.Dump(context.Background(), &buf); err != nil {
 		t.Fatal(err)
 	}
 	var keep []string
@@ -63,7 +64,7 @@ func TestDumpAndRestoreThroughTheEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(postgres.Dump(ctx, conn(src), pw)) }()
+	go func() { pw.CloseWithError(conn(src).Dump(ctx, pw)) }()
 	sum, err := restic.BackupStream(ctx, repo, pr, engine.BackupOptions{StdinFilename: "dumpall.sql"})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestDumpAndRestoreThroughTheEngine(t *testing.T) {
 		_, err := restic.RestoreStream(ctx, repo, sum.SnapshotID, rw, engine.RestoreOptions{})
 		rw.CloseWithError(err)
 	}()
-	if err := postgres.Restore(ctx, conn(dst), rr); err != nil {
+	if err := conn(dst).Restore(ctx, rr); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := comparable(t, conn(dst)), comparable(t, conn(src)); got != want {
@@ -84,29 +85,32 @@ func TestDumpAndRestoreThroughTheEngine(t *testing.T) {
 	// The verification queries run against the restored server.
 	c := conn(dst)
 	c.Database = "shop"
-	res, count, err := postgres.Query(ctx, c, "", "SELECT count(*) AS n, count(note) AS notes FROM users", 10)
+	res, err := c.Query(ctx, addons.Query{Statement: "SELECT count(*) AS n, count(note) AS notes FROM users"}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if count != 1 || strings.Join(res.Columns, ",") != "n,notes" || strings.Join(res.Rows[0], ",") != "5000,4286" {
-		t.Fatalf("query result %+v (%d rows)", res, count)
+	if res.Count != 1 || strings.Join(res.Columns, ",") != "n,notes" || strings.Join(res.Rows[0], ",") != "5000,4286" {
+		t.Fatalf("query result %+v", res)
 	}
-	if _, _, err := postgres.Query(ctx, c, "", "SELECT * FROM missing", 10); err == nil || !strings.Contains(err.Error(), `relation "missing" does not exist`) {
+	if res, err := c.Query(ctx, addons.Query{Database: "shop", Schema: "public", Table: "users"}, 10); err != nil || res.Count != 5000 {
+		t.Fatalf("counting the table's rows: %+v, %v", res, err)
+	}
+	if _, err := c.Query(ctx, addons.Query{Statement: "SELECT * FROM missing"}, 10); err == nil || !strings.Contains(err.Error(), `relation "missing" does not exist`) {
 		t.Fatalf("a failing query: %v", err)
 	}
 
 	// The restored role logs in with its own password.
 	owner := postgres.Conn{Host: dst.Host, Port: dst.Port, User: "shop_owner", Password: "it's secret", Database: "shop", Bin: dst.Bin}
-	if _, _, err := postgres.Query(ctx, owner, "", "SELECT 1", 1); err != nil {
+	if _, err := owner.Query(ctx, addons.Query{Statement: "SELECT 1"}, 1); err != nil {
 		t.Fatalf("the restored role cannot log in with its password: %v", err)
 	}
 
 	// A second restore into the same server meets the objects it would create, and says so.
 	var dump bytes.Buffer
-	if err := postgres.Dump(ctx, conn(src), &dump); err != nil {
+	if err := conn(src).Dump(ctx, &dump); err != nil {
 		t.Fatal(err)
 	}
-	if err := postgres.Restore(ctx, conn(dst), &dump); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if err := conn(dst).Restore(ctx, &dump); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("restoring over existing objects: %v, want psql's 'already exists'", err)
 	}
 }
