@@ -188,7 +188,7 @@ func ValidateBackupConfiguration(bc *corev1alpha1.BackupConfiguration) field.Err
 func ValidateTarget(ref shared.TypedObjectReference, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if !shared.IsTargetKind(ref.Kind) {
-		errs = append(errs, field.NotSupported(p.Child("kind"), ref.Kind, shared.FileTargetKinds))
+		errs = append(errs, field.NotSupported(p.Child("kind"), ref.Kind, shared.TargetKinds))
 	}
 	if ref.Name == "" {
 		errs = append(errs, field.Required(p.Child("name"), ""))

@@ -7,5 +7,5 @@ package controllers
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=storage.coffer.dev,resources=backupstorages;repositories;snapshots;retentionpolicies,verbs=get;list;watch
-// +kubebuilder:rbac:groups=core.coffer.dev,resources=backupconfigurations;backupsessions;restoresessions;backupblueprints;backupverifier;backupverificationsession;hooktemplates,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core.coffer.dev,resources=backupconfigurations;backupsessions;restoresessions;backupblueprints;backupverifier;backupverificationsession;hooktemplates;appbindings,verbs=get;list;watch
 // +kubebuilder:rbac:groups=addons.coffer.dev,resources=addons;functions,verbs=get;list;watch

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -32,10 +33,33 @@ type Conn struct {
 	ConnectTimeout time.Duration
 }
 
-// FromConnection is the Conn of an AppBinding's connection; bin is the directory of the client
-// programs (empty: $PATH).
-func FromConnection(c addons.Connection, bin string) Conn {
+// FromConnection is the Conn of an AppBinding's connection. The client programs are in the
+// directory the parameter "bin" names, else in the newest of Debian's /usr/lib/postgresql/*/bin,
+// else on $PATH.
+func FromConnection(c addons.Connection) Conn {
+	bin := c.Params["bin"]
+	if bin == "" {
+		bin, _ = NewestBin()
+	}
 	return Conn{Host: c.Host, Port: c.Port, User: c.Username, Password: c.Password, Database: c.Database, Bin: bin}
+}
+
+// NewestBin is the bin directory of the newest PostgreSQL installed from Debian's packages.
+// Debian's /usr/bin/psql and pg_dumpall are a Perl wrapper that picks a cluster, which is not
+// there in a slim image; the versioned directory has the programs themselves.
+func NewestBin() (string, error) {
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dumpall")
+	if len(found) == 0 {
+		return "", errors.New("no /usr/lib/postgresql/<version>/bin/pg_dumpall: PostgreSQL's client programs are not installed")
+	}
+	sort.Slice(found, func(i, j int) bool { return version(found[i]) > version(found[j]) })
+	return filepath.Dir(found[0]), nil
+}
+
+// version is the major version in /usr/lib/postgresql/<version>/bin/<program>.
+func version(program string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(program))))
+	return v
 }
 
 var _ addons.Database = Conn{}

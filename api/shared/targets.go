@@ -10,8 +10,15 @@ const (
 	KindDaemonSet             = "DaemonSet"
 )
 
-// FileTargetKinds lists them, in the order error messages name them.
+// KindAppBinding is the target kind of a database (group core.coffer.dev): its dump is backed
+// up as one stream.
+const KindAppBinding = "AppBinding"
+
+// FileTargetKinds lists the kinds backed up as files, in the order error messages name them.
 var FileTargetKinds = []string{KindPersistentVolumeClaim, KindDeployment, KindStatefulSet, KindDaemonSet}
 
+// TargetKinds lists every kind Coffer backs up, in the order error messages name them.
+var TargetKinds = append(slices.Clone(FileTargetKinds), KindAppBinding)
+
 // IsTargetKind reports whether Coffer can back up a target of this kind.
-func IsTargetKind(kind string) bool { return slices.Contains(FileTargetKinds, kind) }
+func IsTargetKind(kind string) bool { return slices.Contains(TargetKinds, kind) }

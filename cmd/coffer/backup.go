@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/cofferhq/coffer/addons"
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
 	"github.com/cofferhq/coffer/controllers/backends"
@@ -26,6 +27,7 @@ type backupOptions struct {
 	excludes      []string
 	stdin         bool
 	command       string
+	appBinding    string
 	stdinFilename string
 	verifySubset  string
 }
@@ -39,11 +41,12 @@ func newBackupCommand() *cobra.Command {
 in the Snapshot's status.components[<component>]. This is the program a backup Job runs; with a
 kubeconfig a person can run it by hand.
 
-Exactly one source: --path DIR (with --exclude patterns), --stdin, or --command, a shell command
-whose standard output is the stream (a dump). A command that exits non-zero fails the backup
-and no snapshot is saved.`,
+Exactly one source: --path DIR (with --exclude patterns), --stdin, --command, a shell command
+whose standard output is the stream (a dump), or --app-binding, a database whose dump the addon
+of its type streams. A command or dump that fails fails the backup and no snapshot is saved.`,
 		Example: `  coffer backup -n demo --snapshot app-daily-1700000000 --component data --path /data
-  coffer backup -n demo --snapshot db-daily-1700000000 --component dump --command 'pg_dumpall -U postgres' --stdin-filename dump.sql`,
+  coffer backup -n demo --snapshot db-daily-1700000000 --component dump --command 'pg_dumpall -U postgres' --stdin-filename dump.sql
+  coffer backup -n demo --snapshot db-daily-1700000000 --component dump --app-binding demo/orders-db`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -66,11 +69,12 @@ and no snapshot is saved.`,
 	f.StringArrayVar(&o.excludes, "exclude", nil, "pattern of paths to leave out of a --path backup (repeatable)")
 	f.BoolVar(&o.stdin, "stdin", false, "back up standard input as one file")
 	f.StringVar(&o.command, "command", "", "back up the standard output of this shell command (run with sh -c) as one file")
+	f.StringVar(&o.appBinding, "app-binding", "", "back up the dump of the database this AppBinding (namespace/name) connects to")
 	f.StringVar(&o.stdinFilename, "stdin-filename", "stdin", "file name of a --stdin or --command stream inside the snapshot")
 	f.StringVar(&o.verifySubset, "verify-subset", "", `after the backup, also read back this part of the data ("5%", "1/10", "500M"); only metadata is checked when empty`)
 	_ = cmd.MarkFlagRequired("snapshot")
-	cmd.MarkFlagsMutuallyExclusive("path", "stdin", "command")
-	cmd.MarkFlagsOneRequired("path", "stdin", "command")
+	cmd.MarkFlagsMutuallyExclusive("path", "stdin", "command", "app-binding")
+	cmd.MarkFlagsOneRequired("path", "stdin", "command", "app-binding")
 	return cmd
 }
 
@@ -79,7 +83,7 @@ func (o *backupOptions) validate() error {
 	if o.snapshot == "" {
 		errs = append(errs, errors.New("--snapshot is required"))
 	}
-	errs = append(errs, exactlyOne("--path, --stdin and --command", o.path != "", o.stdin, o.command != ""))
+	errs = append(errs, exactlyOne("--path, --stdin, --command and --app-binding", o.path != "", o.stdin, o.command != "", o.appBinding != ""))
 	if len(o.excludes) > 0 && o.path == "" {
 		errs = append(errs, errors.New("--exclude applies only to --path"))
 	}
@@ -178,6 +182,13 @@ func backup(ctx context.Context, c client.Client, o *backupOptions, snap *storag
 	case o.stdin:
 		res.hostPath = path.Join("/", o.stdinFilename)
 		res.summary, err = eng.BackupStream(ctx, repo, stdin, opts)
+	case o.appBinding != "":
+		var db addons.Database
+		if db, err = openDatabase(ctx, c, parseAppBinding(o.appBinding, o.namespace)); err == nil {
+			res.hostPath = path.Join("/", db.DumpName())
+			opts.StdinFilename = db.DumpName()
+			res.summary, err = eng.BackupStream(ctx, repo, dumpSource(ctx, db), opts)
+		}
 	default:
 		res.hostPath = path.Join("/", o.stdinFilename)
 		var src *commandSource
@@ -236,4 +247,13 @@ func backupOutcome(ctx context.Context, res *backupResult, duration time.Duratio
 	}
 	// Failed before the backup: no stats of this run, so none of an earlier one may stay.
 	return fieldsOf(comp, "error", "integrity", "resticStats", "size", "sizeBytes")
+}
+
+// dumpSource is the database's dump as a stream. A dump that fails ends the stream with its
+// error rather than io.EOF, so the engine aborts restic and no snapshot of a truncated dump is
+// saved.
+func dumpSource(ctx context.Context, db addons.Database) io.Reader {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(db.Dump(ctx, pw)) }()
+	return pr
 }

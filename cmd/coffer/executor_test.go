@@ -332,6 +332,10 @@ func TestExecutor(t *testing.T) {
 		t.Parallel()
 		testStreamRoundTrip(t, h)
 	})
+	t.Run("database round trip", func(t *testing.T) {
+		t.Parallel()
+		testPostgresRoundTrip(t, h)
+	})
 	t.Run("missing bucket", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, h, s3.Backend("no-such-bucket", "backups"))

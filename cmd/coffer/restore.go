@@ -26,6 +26,7 @@ type restoreOptions struct {
 	target         string
 	stdout         bool
 	command        string
+	appBinding     string
 }
 
 func newRestoreCommand() *cobra.Command {
@@ -38,10 +39,12 @@ the newest Succeeded Snapshot of dataSource.repository), and record the outcome 
 RestoreSession's status.components[<component>]. This is the program a restore Job runs; with a
 kubeconfig a person can run it by hand.
 
-Exactly one destination: --target DIR, --stdout, or --command, a shell command that reads the
-stream on its standard input (a database client). The command failing fails the restore.`,
+Exactly one destination: --target DIR, --stdout, --command, a shell command that reads the
+stream on its standard input (a database client), or --app-binding, a database the addon of its
+type restores the dump into. The command or the database failing fails the restore.`,
 		Example: `  coffer restore -n demo --restoresession app-restore --component data --target /data
-  coffer restore -n demo --restoresession db-restore --component dump --command 'psql -U postgres'`,
+  coffer restore -n demo --restoresession db-restore --component dump --command 'psql -U postgres'
+  coffer restore -n demo --restoresession db-restore --component dump --app-binding demo/orders-db-scratch`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -62,9 +65,10 @@ stream on its standard input (a database client). The command failing fails the 
 	f.StringVar(&o.target, "target", "", "directory to restore the component's tree into")
 	f.BoolVar(&o.stdout, "stdout", false, "write the component's stream to standard output")
 	f.StringVar(&o.command, "command", "", "feed the component's stream to this shell command (run with sh -c) on its standard input")
+	f.StringVar(&o.appBinding, "app-binding", "", "restore the component's dump into the database this AppBinding (namespace/name) connects to")
 	_ = cmd.MarkFlagRequired("restoresession")
-	cmd.MarkFlagsMutuallyExclusive("target", "stdout", "command")
-	cmd.MarkFlagsOneRequired("target", "stdout", "command")
+	cmd.MarkFlagsMutuallyExclusive("target", "stdout", "command", "app-binding")
+	cmd.MarkFlagsOneRequired("target", "stdout", "command", "app-binding")
 	return cmd
 }
 
@@ -73,7 +77,7 @@ func (o *restoreOptions) validate() error {
 	if o.restoreSession == "" {
 		errs = append(errs, errors.New("--restoresession is required"))
 	}
-	errs = append(errs, exactlyOne("--target, --stdout and --command", o.target != "", o.stdout, o.command != ""))
+	errs = append(errs, exactlyOne("--target, --stdout, --command and --app-binding", o.target != "", o.stdout, o.command != "", o.appBinding != ""))
 	errs = append(errs, makeAbs("--target", &o.target))
 	return errors.Join(errs...)
 }
@@ -200,6 +204,8 @@ func restore(ctx context.Context, c client.Client, o *restoreOptions, rs *corev1
 		sum, err = eng.RestoreDirectory(ctx, repo, snapshotID, o.target, opts)
 	case o.stdout:
 		sum, err = restoreToWriter(ctx, eng, repo, snapshotID, stdout, opts)
+	case o.appBinding != "":
+		sum, err = restoreIntoDatabase(ctx, c, eng, repo, snapshotID, parseAppBinding(o.appBinding, o.namespace), opts)
 	default:
 		sum, err = restoreIntoCommand(ctx, eng, repo, snapshotID, o.command, stdout, stderr, opts)
 	}
@@ -247,6 +253,49 @@ func restoreIntoCommand(ctx context.Context, eng engine.Engine, repo engine.Repo
 		return nil, fmt.Errorf("the --command stopped reading its input before the end: %w", errors.Unwrap(err))
 	}
 	return sum, nil
+}
+
+// restoreIntoDatabase streams the snapshot into the database's restore. A restore from the
+// repository that fails stops the database's client first; a database that stops reading fails
+// the restore.
+func restoreIntoDatabase(ctx context.Context, c client.Reader, eng engine.Engine, repo engine.Repo, snapshotID string,
+	key client.ObjectKey, opts engine.RestoreOptions) (*engine.RestoreSummary, error) {
+	db, err := openDatabase(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	type result struct {
+		sum *engine.RestoreSummary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := eng.RestoreStream(ctx, repo, snapshotID, pw, opts)
+		if err != nil {
+			// Stop the database's client before its input ends, so it does not take the
+			// truncated dump for a whole one and commit its last statements.
+			cancel()
+		}
+		pw.CloseWithError(err)
+		done <- result{sum, err}
+	}()
+	dbErr := db.Restore(ctx, pr)
+	// The database stopped reading, finished or failed: the repository side has nothing left to
+	// do, and must not block on a pipe nobody reads.
+	_ = pr.CloseWithError(errors.New("the database restore ended"))
+	if dbErr != nil {
+		// The closed pipe ends the repository side; if that side failed first, its error
+		// is the cause and the database's is only the consequence.
+		if res := <-done; res.err != nil && !errors.Is(res.err, engine.ErrTargetFailed) {
+			return nil, res.err
+		}
+		return nil, fmt.Errorf("restoring into AppBinding %s: %w", key, dbErr)
+	}
+	res := <-done
+	return res.sum, res.err
 }
 
 // resolveSnapshot finds the Snapshot dataSource names; "latest" is storagev1alpha1.LatestSnapshot

@@ -326,6 +326,7 @@ func (r *Reconciler) ensureBackupJobs(ctx context.Context, s *scope) (ctrl.Resul
 		return ctrl.Result{}, nil
 	}
 	storages := map[string]*storagev1alpha1.LocalSpec{}
+	cfg, imageResolved := r.Executor, false
 	for i := range s.snapshots {
 		snap := &s.snapshots[i]
 		local, ok := storages[snap.Spec.Repository]
@@ -341,7 +342,18 @@ func (r *Reconciler) ensureBackupJobs(ctx context.Context, s *scope) (ctrl.Resul
 			if c, ok := snap.Status.Components[comp.Name]; ok && c.Phase.Finished() {
 				continue
 			}
-			job := executor.BackupJob(r.Executor, s.bs, snap, comp, local, r.deadline(s), s.facts.now)
+			if !imageResolved {
+				image, warning, err := executor.TaskImage(ctx, r.Client, r.Executor, s.session.Addon, false)
+				if err != nil {
+					s.facts.executorErr = err.Error()
+					return ctrl.Result{}, err
+				}
+				if warning != "" {
+					flow.Eventf(r.Recorder, s.bs, corev1.EventTypeWarning, "AddonImage", "Backup", "%s", warning)
+				}
+				cfg.Image, imageResolved = image, true
+			}
+			job := executor.BackupJob(cfg, s.bs, snap, comp, local, r.deadline(s), s.facts.now)
 			if err := r.createOwned(ctx, s.bs, job); err != nil {
 				s.facts.executorErr = err.Error()
 				return ctrl.Result{}, err

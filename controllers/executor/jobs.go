@@ -52,7 +52,7 @@ func Storage(bs *storagev1alpha1.BackupStorage) *storagev1alpha1.LocalSpec {
 // next, so a failure is always reported rather than hidden by a pod restart.
 func BackupJob(cfg Config, bs *corev1alpha1.BackupSession, snap *storagev1alpha1.Snapshot, comp targets.Component,
 	storage *storagev1alpha1.LocalSpec, deadline *metav1.Time, now time.Time) *batchv1.Job {
-	args := []string{"backup", "--namespace", snap.Namespace, "--snapshot", snap.Name, "--component", comp.Name, "--path", comp.Path()}
+	args := append([]string{"backup", "--namespace", snap.Namespace, "--snapshot", snap.Name, "--component", comp.Name}, source(comp, "--path")...)
 	labels := jobLabels(shared.OwnerLabels("BackupSession", bs.Name, bs.Namespace), RoleBackup)
 	labels[LabelBackupSession] = shared.TruncateName(bs.Name, shared.MaxNameLength)
 	labels[LabelComponent] = comp.Name
@@ -64,13 +64,22 @@ func BackupJob(cfg Config, bs *corev1alpha1.BackupSession, snap *storagev1alpha1
 // RestoreJob runs `coffer restore` for one component into the target's volumes.
 func RestoreJob(cfg Config, rs *corev1alpha1.RestoreSession, component string, comp targets.Component,
 	storage *storagev1alpha1.LocalSpec, deadline *metav1.Time, now time.Time) *batchv1.Job {
-	args := []string{"restore", "--namespace", rs.Namespace, "--restoresession", rs.Name, "--component", component, "--target", comp.Path()}
+	args := append([]string{"restore", "--namespace", rs.Namespace, "--restoresession", rs.Name, "--component", component}, source(comp, "--target")...)
 	labels := jobLabels(shared.OwnerLabels("RestoreSession", rs.Name, rs.Namespace), RoleRestore)
 	labels[LabelRestoreSession] = shared.TruncateName(rs.Name, shared.MaxNameLength)
 	labels[LabelComponent] = component
 	job := newJob(cfg, shared.TruncateName("restore-"+rs.Name+"-"+component, shared.MaxNameLength), rs.Namespace, labels, args, comp, storage)
 	job.Spec.ActiveDeadlineSeconds = secondsUntil(deadline, now)
 	return job
+}
+
+// source is where a component's data is: the database an AppBinding names, or the directory
+// of the target's volumes (given with dirFlag).
+func source(comp targets.Component, dirFlag string) []string {
+	if comp.Database != nil {
+		return []string{"--app-binding", comp.Database.Namespace + "/" + comp.Database.Name}
+	}
+	return []string{dirFlag, comp.Path()}
 }
 
 // RetentionJobName names the retention Job of one repository in one session.

@@ -238,6 +238,10 @@ func (r *Reconciler) targetFor(s *scope, component string) (targets.Component, e
 			return t, nil
 		}
 	}
+	if len(s.targets) == 1 && s.targets[0].Database != nil {
+		return targets.Component{}, fmt.Errorf("spec.target: %s %s is a database: it restores a snapshot's %q component, not %q",
+			s.rs.Spec.Target.Kind, s.rs.Spec.Target.Name, targets.DumpComponent, component)
+	}
 	if len(s.targets) == 1 {
 		return s.targets[0], nil
 	}
@@ -348,12 +352,24 @@ func (r *Reconciler) ensureRestoreJobs(ctx context.Context, s *scope) (ctrl.Resu
 		s.facts.executorErr = err.Error()
 		return ctrl.Result{}, err
 	}
+	cfg, imageResolved := r.Executor, false
 	for _, c := range s.facts.components {
 		if st, ok := s.rs.Status.Components[c]; ok && st.Phase.Finished() {
 			continue
 		}
+		if !imageResolved {
+			image, warning, err := executor.TaskImage(ctx, r.Client, r.Executor, s.rs.Spec.Addon, true)
+			if err != nil {
+				s.facts.executorErr = err.Error()
+				return ctrl.Result{}, err
+			}
+			if warning != "" {
+				flow.Eventf(r.Recorder, s.rs, corev1.EventTypeWarning, "AddonImage", "Restore", "%s", warning)
+			}
+			cfg.Image, imageResolved = image, true
+		}
 		tc, _ := r.targetFor(s, c)
-		job := executor.RestoreJob(r.Executor, s.rs, c, tc, executor.Storage(bs), r.deadline(s), s.facts.now)
+		job := executor.RestoreJob(cfg, s.rs, c, tc, executor.Storage(bs), r.deadline(s), s.facts.now)
 		job.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(s.rs, corev1alpha1.GroupVersion.WithKind("RestoreSession"))}
 		if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 			s.facts.executorErr = err.Error()

@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
 	"github.com/cofferhq/coffer/api/shared"
 )
 
@@ -38,7 +40,12 @@ type Component struct {
 	NodeName string
 	Volumes  []corev1.Volume
 	Mounts   []corev1.VolumeMount
+	// Database is the AppBinding whose dump this component is; nil for a component of files.
+	Database *client.ObjectKey
 }
+
+// DumpComponent names the one component of a database target.
+const DumpComponent = "dump"
 
 // Path is the directory a Job backs up and restores.
 func (c Component) Path() string { return MountRoot }
@@ -50,7 +57,7 @@ func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("%s %s/%s not found", e.Ref.Kind, e.Ref.Namespace, e.Ref.Name)
 }
 
-// Supported reports whether kind is a target Coffer backs up as files.
+// Supported reports whether Coffer backs up targets of this kind.
 func Supported(kind string) bool { return shared.IsTargetKind(kind) }
 
 // Resolve returns the components of the target. ref.Namespace defaults to namespace. A missing
@@ -85,8 +92,13 @@ func Resolve(ctx context.Context, c client.Reader, namespace string, ref shared.
 		if err = c.Get(ctx, key, &d); err == nil {
 			comps, err = forDaemonSet(ctx, c, &d)
 		}
+	case shared.KindAppBinding:
+		var b corev1alpha1.AppBinding
+		if err = c.Get(ctx, key, &b); err == nil {
+			comps = []Component{{Name: DumpComponent, Database: &key}}
+		}
 	default:
-		return nil, fmt.Errorf("target kind %q is not supported (use %s, %s, %s or %s)", ref.Kind, KindPVC, KindDeployment, KindStatefulSet, KindDaemonSet)
+		return nil, fmt.Errorf("target kind %q is not supported (use %s)", ref.Kind, strings.Join(shared.TargetKinds, ", "))
 	}
 	if apierrors.IsNotFound(err) {
 		return nil, &NotFoundError{Ref: ref}

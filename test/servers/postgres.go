@@ -7,10 +7,11 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/cofferhq/coffer/addons/postgres"
 )
 
 // Postgres is a PostgreSQL server of the machine's Debian package, started for one test on
@@ -26,16 +27,11 @@ type Postgres struct {
 
 // PostgresBin is the bin directory of the newest PostgreSQL the machine has.
 func PostgresBin() (string, error) {
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
-	if len(found) == 0 {
-		return "", fmt.Errorf("PostgreSQL is not installed: apt-get install postgresql (hack/dbservers.sh installs every database server the tests use)")
+	bin, err := postgres.NewestBin()
+	if err != nil {
+		return "", fmt.Errorf("%v: apt-get install postgresql (hack/dbservers.sh installs every database server the tests use)", err)
 	}
-	sort.Slice(found, func(i, j int) bool {
-		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(found[i]))))
-		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(found[j]))))
-		return vi > vj
-	})
-	return filepath.Dir(found[0]), nil
+	return bin, nil
 }
 
 // serviceUser is whom a database server runs as: PostgreSQL and MariaDB refuse root, so as

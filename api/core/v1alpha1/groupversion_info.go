@@ -25,6 +25,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&BackupVerifier{}, &BackupVerifierList{},
 		&BackupVerificationSession{}, &BackupVerificationSessionList{},
 		&HookTemplate{}, &HookTemplateList{},
+		&AppBinding{}, &AppBindingList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
