@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +15,9 @@ import (
 	"github.com/cofferhq/coffer/addons"
 	"github.com/cofferhq/coffer/addons/databases"
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
+	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
+	"github.com/cofferhq/coffer/controllers/verification"
 	"github.com/cofferhq/coffer/engine"
 	"github.com/cofferhq/coffer/test/servers"
 )
@@ -61,6 +64,8 @@ func testPostgresRoundTrip(t *testing.T, h *harness) {
 	if got := dst.Psql(t, "shop", "SELECT count(*), sum(id), max(name) FROM users"); got != "1500|1125750|user 999\n" {
 		t.Fatalf("the restored table gives %q", got)
 	}
+
+	testQueryVerification(t, f, dst)
 
 	// Wrong credentials: the dump fails, saying why, and nothing is saved.
 	f.appBinding(t, "locked-out", corev1alpha1.DatabasePostgreSQL, src.Host, src.Port, src.User, "not the password")
@@ -134,5 +139,67 @@ func TestEveryDatabaseTypeOpens(t *testing.T) {
 		if _, err := databases.Open(string(typ), addons.Connection{}); err != nil {
 			t.Errorf("%s: %v", typ, err)
 		}
+	}
+}
+
+// testQueryVerification runs `coffer verify` for a session whose verifier queries the restored
+// server (AppBinding scratch), and checks what it recorded: counts, first rows, typed values,
+// and a failing query's error, without failing the command.
+func testQueryVerification(t *testing.T, f *fixture, restored *servers.Postgres) {
+	ctx := testContext(t)
+	objs := []client.Object{
+		&corev1alpha1.BackupConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "db"},
+			Spec: corev1alpha1.BackupConfigurationSpec{
+				Target:   &shared.TypedObjectReference{APIGroup: corev1alpha1.GroupVersion.Group, Kind: shared.KindAppBinding, Name: "source"},
+				Backends: []corev1alpha1.BackendReference{{Name: "local", StorageRef: &shared.ObjectReference{Name: "storage"}}},
+				Sessions: []corev1alpha1.Session{{SessionConfig: corev1alpha1.SessionConfig{Name: "daily", Scheduler: &shared.SchedulerSpec{Schedule: "0 1 * * *"}},
+					Repositories: []corev1alpha1.RepositoryInfo{{Name: f.repo, Backend: "local", Directory: repoPath,
+						BackupVerifier: &shared.ObjectReference{Name: "users"}}}}},
+			}},
+		&corev1alpha1.BackupVerifier{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "users"},
+			Spec: corev1alpha1.BackupVerifierSpec{
+				Type:          corev1alpha1.VerifyQuery,
+				RestoreOption: &corev1alpha1.RestoreOption{Target: &shared.TypedObjectReference{Kind: shared.KindAppBinding, Name: "scratch"}},
+				Queries: []corev1alpha1.VerifierQuery{
+					{Name: "users", Database: "shop", Table: "users"},
+					{Name: "newest", Database: "shop", Statement: "SELECT id, name, id * 1.5 AS half, id > 1000 AS big, '007' AS code FROM users ORDER BY id DESC LIMIT 30"},
+					{Name: "broken", Database: "shop", Statement: "SELECT * FROM missing"},
+				},
+			}},
+	}
+	for _, obj := range objs {
+		if err := f.h.env.Client.Create(ctx, obj); err != nil {
+			t.Fatalf("creating %T: %v", obj, err)
+		}
+	}
+	bvs := verification.NewSession(f.ns, "db", "daily", f.repo, 0, time.Now())
+	if err := f.h.env.Client.Create(ctx, bvs); err != nil {
+		t.Fatal(err)
+	}
+	mustSucceed(t, "coffer verify", f.h.command(ctx, "verify", "-n", f.ns, "--session", bvs.Name))
+	if err := f.h.env.Client.Get(ctx, client.ObjectKeyFromObject(bvs), bvs); err != nil {
+		t.Fatal(err)
+	}
+	obs := bvs.Status.Observations
+	if obs == nil || len(obs.Queries) != 3 {
+		t.Fatalf("observations %+v", obs)
+	}
+	users, newest, broken := obs.Queries[0], obs.Queries[1], obs.Queries[2]
+	if users.Name != "users" || users.Error != "" || users.RowCount == nil || *users.RowCount != 1500 || string(users.Scalar.Raw) != "1500" {
+		t.Errorf("users: %+v", users)
+	}
+	if newest.RowCount == nil || *newest.RowCount != 30 || string(newest.Scalar.Raw) != "1500" ||
+		strings.Join(newest.Columns, ",") != "id,name,half,big,code" {
+		t.Errorf("newest: %+v", newest)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(newest.Rows.Raw, &rows); err != nil || len(rows) != corev1alpha1.MaxObservedRows {
+		t.Fatalf("newest keeps %d rows (%v), want %d", len(rows), err, corev1alpha1.MaxObservedRows)
+	}
+	if r := rows[0]; r["id"] != 1500.0 || r["name"] != "user 1500" || r["half"] != 2250.0 || r["code"] != "007" {
+		t.Errorf("first row %v: numbers should be JSON numbers, '007' a string", r)
+	}
+	if broken.Error == "" || !strings.Contains(broken.Error, `relation "missing" does not exist`) || broken.RowCount != nil {
+		t.Errorf("broken: %+v", broken)
 	}
 }

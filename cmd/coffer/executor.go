@@ -218,7 +218,14 @@ const patchAttempts = 6
 // overwritten. A nil value in fields removes that field. Conflicts and transient failures are
 // retried up to attempts times.
 func patchComponent(ctx context.Context, c client.Client, obj client.Object, component string, fields map[string]any, attempts int) error {
-	data, err := json.Marshal(map[string]any{"status": map[string]any{"components": map[string]any{component: fields}}})
+	status := map[string]any{"components": map[string]any{component: fields}}
+	return patchStatus(ctx, c, obj, status, "status.components["+component+"]", attempts)
+}
+
+// patchStatus merge-patches the given status fields, and only those, retrying as patchComponent
+// does; what names them in the error.
+func patchStatus(ctx context.Context, c client.Client, obj client.Object, status map[string]any, what string, attempts int) error {
+	data, err := json.Marshal(map[string]any{"status": status})
 	if err != nil {
 		return err
 	}
@@ -227,7 +234,7 @@ func patchComponent(ctx context.Context, c client.Client, obj client.Object, com
 		return c.Status().Patch(ctx, obj.DeepCopyObject().(client.Object), client.RawPatch(types.MergePatchType, data))
 	})
 	if err != nil {
-		return fmt.Errorf("patching status.components[%s] of %T %s/%s: %w", component, obj, obj.GetNamespace(), obj.GetName(), err)
+		return fmt.Errorf("patching %s of %T %s/%s: %w", what, obj, obj.GetNamespace(), obj.GetName(), err)
 	}
 	return nil
 }

@@ -95,15 +95,20 @@ type result struct {
 	took           time.Duration
 }
 
-// run executes `coffer <args>` as the executor user.
+// run executes `coffer <args>` (a command that runs restic) as the executor user.
 func (h *harness) run(ctx context.Context, args ...string) result {
+	return h.command(ctx, append(args, "--restic", h.restic, "--progress-interval", "100ms")...)
+}
+
+// command executes `coffer <args>` as the executor user.
+func (h *harness) command(ctx context.Context, args ...string) result {
 	root := newRootCommand()
 	var stdout bytes.Buffer
 	var stderr syncBuffer
 	root.SetOut(&stdout)
 	root.SetErr(&stderr)
 	root.SetIn(strings.NewReader(""))
-	root.SetArgs(append(args, "--kubeconfig", h.kubeconfig, "--restic", h.restic, "--progress-interval", "100ms"))
+	root.SetArgs(append(args, "--kubeconfig", h.kubeconfig))
 	start := time.Now()
 	err := root.ExecuteContext(ctx)
 	return result{stdout: stdout.String(), stderr: stderr.String(), err: err, took: time.Since(start)}

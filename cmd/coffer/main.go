@@ -24,7 +24,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newManagerCommand(), newBlueprintCommand(), newBackupCommand(), newRestoreCommand(), newRetentionCommand(), newTriggerCommand(), newVersionCommand())
+	root.AddCommand(newManagerCommand(), newBlueprintCommand(), newBackupCommand(), newRestoreCommand(), newRetentionCommand(), newTriggerCommand(), newVerifyCommand(), newVersionCommand())
 	return root
 }
 

@@ -69,7 +69,7 @@ func (r *Reconciler) applyRetention(ctx context.Context, s *scope) (ctrl.Result,
 			entry.Phase = corev1alpha1.RetentionPolicyApplied
 		case jobFailure(&got, nil) != "":
 			entry.Phase = corev1alpha1.RetentionPolicyFailedToApply
-			entry.Error = jobFailure(&got, nil) + r.podMessage(ctx, &got)
+			entry.Error = jobFailure(&got, nil) + executor.PodMessage(ctx, r.Client, &got)
 			flow.Eventf(r.Recorder, s.bs, corev1.EventTypeWarning, "RetentionFailed", "Retention", "Repository %s: %s", ri.Name, entry.Error)
 		default:
 			waiting = true

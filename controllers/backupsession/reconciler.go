@@ -422,7 +422,7 @@ func (r *Reconciler) observeBackupJobs(ctx context.Context, s *scope) (ctrl.Resu
 				continue
 			}
 			if why != "" && job != nil {
-				why += r.podMessage(ctx, job)
+				why += executor.PodMessage(ctx, r.Client, job)
 			}
 			if err := r.failComponent(ctx, snap, comp.Name, why); err != nil {
 				return ctrl.Result{}, err
@@ -446,33 +446,6 @@ func jobFailure(job *batchv1.Job, deadline *metav1.Time) string {
 	}
 }
 
-// podMessage adds what the executor's pod said last (its termination message), if anything.
-func (r *Reconciler) podMessage(ctx context.Context, job *batchv1.Job) string {
-	var pods corev1.PodList
-	if err := r.Client.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{"batch.kubernetes.io/job-name": job.Name}); err != nil {
-		return ""
-	}
-	for _, p := range pods.Items {
-		for _, cs := range p.Status.ContainerStatuses {
-			if t := cs.State.Terminated; t != nil && t.Message != "" {
-				return "; last output: " + lastLine(t.Message)
-			}
-		}
-	}
-	return ""
-}
-
-func lastLine(s string) string {
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == ' ') {
-		s = s[:len(s)-1]
-	}
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '\n' {
-			return s[i+1:]
-		}
-	}
-	return s
-}
 
 // failComponent records a component's failure on its Snapshot (the executor could not).
 func (r *Reconciler) failComponent(ctx context.Context, snap *storagev1alpha1.Snapshot, component, why string) error {

@@ -40,14 +40,11 @@ func TaskImage(ctx context.Context, c client.Reader, cfg Config, addon *corev1al
 			if t.Name != ref.Name {
 				continue
 			}
-			var fn addonsv1alpha1.Function
-			if err := c.Get(ctx, client.ObjectKey{Name: t.Function}, &fn); err != nil {
-				if apierrors.IsNotFound(err) {
-					return cfg.Image, fmt.Sprintf("Function %s of task %s of Addon %s not found: the Job runs Coffer's own image", t.Function, t.Name, a.Name), nil
-				}
-				return "", "", err
+			image, warning, err := FunctionImage(ctx, c, cfg, t.Function)
+			if warning != "" {
+				warning = fmt.Sprintf("task %s of Addon %s: %s", t.Name, a.Name, warning)
 			}
-			return fn.Spec.Image, "", nil
+			return image, warning, err
 		}
 	}
 	kind := "backup"
@@ -55,4 +52,17 @@ func TaskImage(ctx context.Context, c client.Reader, cfg Config, addon *corev1al
 		kind = "restore"
 	}
 	return cfg.Image, fmt.Sprintf("Addon %s declares none of the %s tasks the session names: the Job runs Coffer's own image", a.Name, kind), nil
+}
+
+// FunctionImage is the image of a Function, or Coffer's own with a warning when it does not
+// exist (see TaskImage).
+func FunctionImage(ctx context.Context, c client.Reader, cfg Config, name string) (image, warning string, err error) {
+	var fn addonsv1alpha1.Function
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, &fn); err != nil {
+		if apierrors.IsNotFound(err) {
+			return cfg.Image, fmt.Sprintf("Function %s not found: the Job runs Coffer's own image", name), nil
+		}
+		return "", "", err
+	}
+	return fn.Spec.Image, "", nil
 }

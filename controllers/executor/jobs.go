@@ -25,6 +25,9 @@ const (
 	RoleRetention       = "retention"
 	RoleTrigger         = "trigger"
 	RoleVerifyTrigger   = "verify-trigger"
+	RoleVerify          = "verify"
+	// LabelVerificationSession marks a verifier Job with its BackupVerificationSession.
+	LabelVerificationSession = "coffer.dev/verification-session"
 	// ContainerName is the executor container in every Job.
 	ContainerName = "executor"
 	// storageVolume is the name of a local BackupStorage's volume in executor pods.
@@ -80,6 +83,28 @@ func source(comp targets.Component, dirFlag string) []string {
 		return []string{"--app-binding", comp.Database.Namespace + "/" + comp.Database.Name}
 	}
 	return []string{dirFlag, comp.Path()}
+}
+
+// VerifierJobName names the verifier Job of a verification session.
+func VerifierJobName(bvs *corev1alpha1.BackupVerificationSession) string {
+	return shared.TruncateName("verify-"+bvs.Name, shared.MaxNameLength)
+}
+
+// VerifierJob runs `coffer verify` for a verification session: the verifier's queries against
+// the restored database, or its script with the restored target's volumes (comp) and the
+// verifier's own volumes mounted. Like the other executors it never retries by itself: the
+// session's retry policy decides.
+func VerifierJob(cfg Config, bvs *corev1alpha1.BackupVerificationSession, comp targets.Component,
+	volumes []corev1.Volume, mounts []corev1.VolumeMount, deadline *int64) *batchv1.Job {
+	args := []string{"verify", "--namespace", bvs.Namespace, "--session", bvs.Name}
+	labels := jobLabels(shared.OwnerLabels("BackupVerificationSession", bvs.Name, bvs.Namespace), RoleVerify)
+	labels[LabelVerificationSession] = shared.TruncateName(bvs.Name, shared.MaxNameLength)
+	job := newJob(cfg, VerifierJobName(bvs), bvs.Namespace, labels, args, comp, nil)
+	spec := &job.Spec.Template.Spec
+	spec.Volumes = append(spec.Volumes, volumes...)
+	spec.Containers[0].VolumeMounts = append(spec.Containers[0].VolumeMounts, mounts...)
+	job.Spec.ActiveDeadlineSeconds = deadline
+	return job
 }
 
 // RetentionJobName names the retention Job of one repository in one session.

@@ -57,3 +57,20 @@ func VerifierOf(ctx context.Context, c client.Reader, bc *corev1alpha1.BackupCon
 	}
 	return &v, nil
 }
+
+// Target is the scratch target a verifier restores into: the target of the RestoreSession a
+// session creates, and what its verifier Job queries or mounts.
+type Target struct {
+	Kind string
+	Key  client.ObjectKey
+}
+
+// TargetOf is the verifier's spec.restoreOption.target, its namespace defaulting to that of the
+// session (where the RestoreSession is created); nil when the verifier names none.
+func TargetOf(v *corev1alpha1.BackupVerifier, namespace string) *Target {
+	if v.Spec.RestoreOption == nil || v.Spec.RestoreOption.Target == nil {
+		return nil
+	}
+	t := v.Spec.RestoreOption.Target
+	return &Target{Kind: t.Kind, Key: client.ObjectKey{Namespace: shared.NamespaceOr(t.Namespace, namespace), Name: t.Name}}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,13 +23,17 @@ import (
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
 	"github.com/cofferhq/coffer/cel"
+	"github.com/cofferhq/coffer/controllers/executor"
 	"github.com/cofferhq/coffer/controllers/internal/flow"
+	"github.com/cofferhq/coffer/controllers/targets"
 )
 
 // Reconciler reconciles BackupVerificationSessions.
 type Reconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
+	// Executor runs the verifier Jobs of Query and Script verifiers.
+	Executor executor.Config
 	Now      func() time.Time
 }
 
@@ -37,12 +42,15 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=core.coffer.dev,resources=backupverifier,verbs=get;list;watch
 // +kubebuilder:rbac:groups=core.coffer.dev,resources=restoresessions,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=storage.coffer.dev,resources=snapshots/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 
 // SetupWithManager registers the controller.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1alpha1.BackupVerificationSession{}).
 		Owns(&corev1alpha1.RestoreSession{}).
+		Owns(&batchv1.Job{}).
 		Named("backupverificationsession").
 		Complete(r)
 }
@@ -64,6 +72,9 @@ type facts struct {
 	skippedBy      string // the session that already verified the snapshot
 	restoreSession string
 	restore        *corev1alpha1.RestoreObservation // set once the restore finished
+	verifierJob    string                           // the Job running the queries or script
+	verifierDone   bool                             // it finished (or there is none to run)
+	verifierErr    string                           // it failed without recording what it saw
 	results        []corev1alpha1.ConditionResult
 	verified       *bool
 }
@@ -105,7 +116,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
-	return flow.Run(ctx, s, r.resolve, r.cleanHistory, r.resolveSnapshot, r.ensureRestore, r.observeRestore, r.evaluate, r.recordOnSnapshot)
+	return flow.Run(ctx, s, r.resolve, r.cleanHistory, r.resolveSnapshot, r.ensureRestore, r.observeRestore,
+		r.ensureVerifierJob, r.observeVerifierJob, r.evaluate, r.recordOnSnapshot)
 }
 
 func finished(p corev1alpha1.BackupVerificationSessionPhase) bool {
@@ -243,8 +255,8 @@ func (r *Reconciler) ensureRestore(ctx context.Context, s *scope) (ctrl.Result, 
 	case v.Spec.RestoreOption == nil || v.Spec.RestoreOption.Target == nil:
 		s.facts.executorErr = fmt.Sprintf("BackupVerifier %s/%s has no spec.restoreOption.target: a verification restores into a scratch target", v.Namespace, v.Name)
 		return ctrl.Result{}, nil
-	case v.Spec.Type != "" && v.Spec.Type != corev1alpha1.VerifyRestoreOnly:
-		s.facts.executorErr = fmt.Sprintf("BackupVerifier %s/%s: verification type %s is not supported yet; RestoreOnly is", v.Namespace, v.Name, v.Spec.Type)
+	case runsJob(v) && v.Spec.Query != nil && len(v.Spec.Queries) == 0:
+		s.facts.executorErr = fmt.Sprintf("BackupVerifier %s/%s: spec.query (KubeStash's form) is not run by Coffer: write spec.queries and conditions", v.Namespace, v.Name)
 		return ctrl.Result{}, nil
 	}
 	s.facts.restoreSession = s.bvs.Name
@@ -291,6 +303,128 @@ func (r *Reconciler) observeRestore(ctx context.Context, s *scope) (ctrl.Result,
 	return ctrl.Result{}, nil
 }
 
+// runsJob reports whether the verifier judges the restored data with a verifier Job.
+func runsJob(v *corev1alpha1.BackupVerifier) bool {
+	return v.Spec.Type == corev1alpha1.VerifyQuery || v.Spec.Type == corev1alpha1.VerifyScript
+}
+
+// ensureVerifierJob starts the Job that runs a Query or Script verifier's queries or script once
+// the restore succeeded. It runs in the verifier's Function image, else in the image of the
+// restore's addon, so a database's client programs are at hand.
+func (r *Reconciler) ensureVerifierJob(ctx context.Context, s *scope) (ctrl.Result, error) {
+	v := s.verifier
+	if !s.facts.active() || s.facts.restore == nil || s.facts.restore.Phase != corev1alpha1.RestoreSucceeded || !runsJob(v) {
+		s.facts.verifierDone = true
+		return ctrl.Result{}, nil
+	}
+	s.facts.verifierJob = executor.VerifierJobName(s.bvs)
+	var existing batchv1.Job
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: s.bvs.Namespace, Name: s.facts.verifierJob}, &existing)
+	if err == nil || !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, err
+	}
+	cfg := r.Executor
+	var warning string
+	if v.Spec.Function != "" {
+		cfg.Image, warning, err = executor.FunctionImage(ctx, r.Client, r.Executor, v.Spec.Function)
+	} else {
+		cfg.Image, warning, err = executor.TaskImage(ctx, r.Client, r.Executor, v.Spec.RestoreOption.AddonInfo, true)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if warning != "" {
+		flow.Eventf(r.Recorder, s.bvs, corev1.EventTypeWarning, "AddonImage", "Verify", "%s", warning)
+	}
+	comp, volumes, mounts, err := r.verifierVolumes(ctx, s)
+	if err != nil {
+		s.facts.executorErr = err.Error()
+		return ctrl.Result{}, nil
+	}
+	job := executor.VerifierJob(cfg, s.bvs, comp, volumes, mounts, nil)
+	job.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(s.bvs, corev1alpha1.GroupVersion.WithKind("BackupVerificationSession"))}
+	if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
+		s.facts.executorErr = fmt.Sprintf("creating verifier Job %s: %v", job.Name, err)
+		return ctrl.Result{}, err
+	}
+	flow.Eventf(r.Recorder, s.bvs, corev1.EventTypeNormal, "VerifierStarted", "Verify", "Running the %s verifier in Job %s", strings.ToLower(string(v.Spec.Type)), job.Name)
+	return ctrl.Result{}, nil
+}
+
+// verifierVolumes are what a verifier Job mounts: the verifier's own volumes, and for a script
+// over files, the restored target's volumes where backup and restore Jobs mount them.
+func (r *Reconciler) verifierVolumes(ctx context.Context, s *scope) (targets.Component, []corev1.Volume, []corev1.VolumeMount, error) {
+	v := s.verifier
+	var volumes []corev1.Volume
+	for i, raw := range v.Spec.Volumes {
+		vol, err := shared.Embedded[corev1.Volume](&raw.RawExtension)
+		if err != nil || vol == nil {
+			return targets.Component{}, nil, nil, fmt.Errorf("BackupVerifier %s/%s: spec.volumes[%d]: not a volume: %v", v.Namespace, v.Name, i, err)
+		}
+		volumes = append(volumes, *vol)
+	}
+	var comp targets.Component
+	if t := v.Spec.RestoreOption.Target; v.Spec.Type == corev1alpha1.VerifyScript && t.Kind != shared.KindAppBinding {
+		comps, err := targets.Resolve(ctx, r.Client, s.bvs.Namespace, *t)
+		if err != nil {
+			return targets.Component{}, nil, nil, fmt.Errorf("BackupVerifier %s/%s: spec.restoreOption.target: %w", v.Namespace, v.Name, err)
+		}
+		// The script sees one pod's volumes: a StatefulSet's first ordinal, a DaemonSet's
+		// first node, or the only component of the other kinds.
+		comp = comps[0]
+	}
+	return comp, volumes, v.Spec.VolumeMounts, nil
+}
+
+// observeVerifierJob waits for the verifier Job. The Job records its observations in the
+// session's status before it ends; a Job that failed without recording them is the reason the
+// verification fails.
+func (r *Reconciler) observeVerifierJob(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.facts.verifierDone || s.facts.verifierJob == "" || !s.facts.active() {
+		return ctrl.Result{}, nil
+	}
+	var job batchv1.Job
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: s.bvs.Namespace, Name: s.facts.verifierJob}, &job); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	recorded := observed(s.bvs.Status.Observations, s.verifier.Spec.Type)
+	switch {
+	case executor.Failed(&job) != nil:
+		s.facts.verifierDone = true
+		if !recorded {
+			c := executor.Failed(&job)
+			s.facts.verifierErr = fmt.Sprintf("verifier Job %s failed without recording observations (%s: %s)%s", job.Name, c.Reason, c.Message,
+				executor.PodMessage(ctx, r.Client, &job))
+		}
+	case executor.Succeeded(&job):
+		if !recorded {
+			// The Job patched the session before it ended, but this read of the session may
+			// predate that patch: look again shortly rather than judge without it.
+			if job.Status.CompletionTime == nil || s.facts.now.Sub(job.Status.CompletionTime.Time) < observationGrace {
+				return ctrl.Result{RequeueAfter: time.Second}, nil
+			}
+			s.facts.verifierErr = fmt.Sprintf("verifier Job %s succeeded but recorded no observations", job.Name)
+		}
+		s.facts.verifierDone = true
+	}
+	return ctrl.Result{}, nil
+}
+
+// observationGrace is how long after its Job ended a session waits for its observations to
+// show in the cache.
+const observationGrace = 30 * time.Second
+
+// observed reports whether the verifier Job recorded what a verifier of this type observes.
+func observed(obs *corev1alpha1.VerificationObservations, typ corev1alpha1.VerificationType) bool {
+	if obs == nil {
+		return false
+	}
+	if typ == corev1alpha1.VerifyScript {
+		return obs.Script != nil
+	}
+	return obs.Queries != nil
+}
+
 // RestoreObservation is what a finished restore tells the verification conditions: its phase,
 // duration, size and components, and why it failed.
 func RestoreObservation(rs *corev1alpha1.RestoreSession, snap *storagev1alpha1.Snapshot) *corev1alpha1.RestoreObservation {
@@ -326,7 +460,7 @@ func RestoreObservation(rs *corev1alpha1.RestoreSession, snap *storagev1alpha1.S
 // evaluate runs the verifier's conditions over the observations with the cel package, under
 // one runtime cost budget.
 func (r *Reconciler) evaluate(ctx context.Context, s *scope) (ctrl.Result, error) {
-	if s.facts.restore == nil {
+	if s.facts.restore == nil || !s.facts.verifierDone {
 		return ctrl.Result{}, nil
 	}
 	specPath := field.NewPath("spec")
@@ -339,7 +473,10 @@ func (r *Reconciler) evaluate(ctx context.Context, s *scope) (ctrl.Result, error
 		return ctrl.Result{}, nil
 	}
 	in := s.bvs.DeepCopy()
-	in.Status.Observations = &corev1alpha1.VerificationObservations{Restore: s.facts.restore}
+	if in.Status.Observations == nil {
+		in.Status.Observations = &corev1alpha1.VerificationObservations{}
+	}
+	in.Status.Observations.Restore = s.facts.restore
 	results, ok := compiled.Evaluate(ctx, cel.VerificationInput{Session: in, Snapshot: s.facts.snapshot}, cel.NewBudget(cel.RuntimeCostBudget), specPath)
 	s.facts.results, s.facts.verified = results, &ok
 	return ctrl.Result{}, nil

@@ -40,6 +40,9 @@ func (f *facts) apply(bvs *corev1alpha1.BackupVerificationSession) {
 			corev1alpha1.ReasonSnapshotAlreadyVerified, fmt.Sprintf("Snapshot %s was already verified by %s", f.snapshot.Name, f.skippedBy), gen))
 	case f.snapshotErr != "":
 		set(corev1alpha1.TypeRestoreSucceeded, false, "", corev1alpha1.ReasonFailedToRestoreBackup, f.snapshotErr)
+	case f.verifierJob != "":
+		set(corev1alpha1.TypeVerificationExecutorEnsured, true, corev1alpha1.ReasonSuccessfullyEnsuredVerificationExecutor, "",
+			fmt.Sprintf("RestoreSession %s restored Snapshot %s; Job %s judges the restored data", f.restoreSession, f.snapshot.Name, f.verifierJob))
 	case f.restoreSession != "":
 		set(corev1alpha1.TypeVerificationExecutorEnsured, true, corev1alpha1.ReasonSuccessfullyEnsuredVerificationExecutor, "",
 			fmt.Sprintf("RestoreSession %s restores Snapshot %s", f.restoreSession, f.snapshot.Name))
@@ -65,7 +68,11 @@ func (f *facts) apply(bvs *corev1alpha1.BackupVerificationSession) {
 		if *f.verified {
 			set(corev1alpha1.TypeBackupVerified, true, corev1alpha1.ReasonSuccessfullyVerifiedBackup, "", verifiedMessage(f.results))
 		} else {
-			set(corev1alpha1.TypeBackupVerified, false, "", corev1alpha1.ReasonFailedToVerifyBackup, failedMessage(f.results))
+			msg := failedMessage(f.results)
+			if f.verifierErr != "" {
+				msg = truncate(f.verifierErr+"; "+msg, corev1alpha1.MaxConditionMessageBytes)
+			}
+			set(corev1alpha1.TypeBackupVerified, false, "", corev1alpha1.ReasonFailedToVerifyBackup, msg)
 		}
 	}
 	st.Phase = corev1alpha1.BackupVerificationSessionPhaseFor(st.Conditions)

@@ -11,9 +11,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	addonsv1alpha1 "github.com/cofferhq/coffer/api/addons/v1alpha1"
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
@@ -186,4 +188,101 @@ func TestVerificationWithoutVerifierFails(t *testing.T) {
 		!strings.Contains(c.Message, "BackupVerifier "+ns+"/missing not found") {
 		t.Errorf("VerificationExecutorEnsured %+v", c)
 	}
+}
+
+// scriptVerifier turns the setup's verifier into a Script verifier that runs in Function
+// "checker"'s image with a ConfigMap of scripts mounted.
+func scriptVerifier(t *testing.T, ns string) {
+	t.Helper()
+	fn := &addonsv1alpha1.Function{ObjectMeta: metav1.ObjectMeta{Name: "checker-" + ns}, Spec: addonsv1alpha1.FunctionSpec{Image: "example.com/checker:1"}}
+	create(t, fn)
+	scripts, err := shared.ToEmbedded(corev1.Volume{Name: "scripts", VolumeSource: corev1.VolumeSource{
+		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "checks"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updateSpec(t, &corev1alpha1.BackupVerifier{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restorable"}}, func(v *corev1alpha1.BackupVerifier) {
+		v.Spec.Type = corev1alpha1.VerifyScript
+		v.Spec.Function = fn.Name
+		v.Spec.Script = &corev1alpha1.ScriptVerifierSpec{Location: "/scripts/check.sh", Args: []string{"--strict"}}
+		v.Spec.Volumes = []shared.Volume{{RawExtension: *scripts}}
+		v.Spec.VolumeMounts = []corev1.VolumeMount{{Name: "scripts", MountPath: "/scripts"}}
+	})
+}
+
+// A Script verifier: once the restore succeeded, a verifier Job runs `coffer verify` in the
+// Function's image with the restored claim and the verifier's volumes mounted; what it records
+// is what the conditions judge. A verifier Job that fails without recording anything fails the
+// verification, saying so.
+func TestScriptVerificationRunsAVerifierJob(t *testing.T) {
+	ns := env.Namespace(t)
+	snap := verifiedSetup(t, ns, 0, corev1alpha1.VerificationCondition{Name: "files", Expression: "script.output.files == 3"})
+	scriptVerifier(t, ns)
+
+	bvs := verification.NewSession(ns, "app", "daily", "app-local", 0, time.Now())
+	create(t, bvs)
+	restoreVerification(t, bvs, snap)
+	job := getJob(t, ns, "verify-"+bvs.Name)
+	spec := job.Spec.Template.Spec
+	c := spec.Containers[0]
+	if c.Image != "example.com/checker:1" || !hasArgs(c.Args, "verify", "--namespace", ns, "--session", bvs.Name) ||
+		metav1.GetControllerOf(job) == nil || metav1.GetControllerOf(job).Name != bvs.Name {
+		t.Fatalf("verifier Job image %q args %v owners %v", c.Image, c.Args, job.OwnerReferences)
+	}
+	mounted := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounted[m.Name] = m.MountPath
+	}
+	claims := map[string]bool{}
+	for _, v := range spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			claims[v.PersistentVolumeClaim.ClaimName] = true
+		}
+	}
+	if mounted["scripts"] != "/scripts" || mounted["data"] != targets.MountRoot+"/data" || !claims["scratch"] {
+		t.Errorf("verifier Job mounts %v claims %v, want the scripts and the restored claim", mounted, claims)
+	}
+	if b := getBVS(t, bvs); b.Status.Phase != corev1alpha1.VerificationRunning {
+		t.Fatalf("phase %s while the verifier Job runs", b.Status.Phase)
+	}
+
+	// What `coffer verify` records, then the Job's end.
+	updateStatus(t, bvs, func(b *corev1alpha1.BackupVerificationSession) {
+		if b.Status.Observations == nil {
+			b.Status.Observations = &corev1alpha1.VerificationObservations{}
+		}
+		b.Status.Observations.Script = &corev1alpha1.ScriptObservation{ExitCode: 0, Stdout: `{"files": 3}`,
+			Output: &runtime.RawExtension{Raw: []byte(`{"files": 3}`)}}
+	})
+	finishJob(t, job, true, "")
+	bvs = eventually(t, bvs, "verification Succeeded", func(b *corev1alpha1.BackupVerificationSession) bool {
+		return b.Status.Phase == corev1alpha1.VerificationSucceeded
+	})
+	if len(bvs.Status.ConditionResults) != 1 || !bvs.Status.ConditionResults[0].Passed || bvs.Status.Observations.Restore == nil {
+		t.Errorf("results %+v observations %+v", bvs.Status.ConditionResults, bvs.Status.Observations)
+	}
+
+	// The next snapshot's verification: its Job dies before recording anything.
+	second := verification.NewSession(ns, "app", "daily", "app-local", 0, time.Now().Add(2*time.Second))
+	second.Spec.Snapshot = snap.Name
+	create(t, second)
+	restoreVerification(t, second, snap)
+	finishJob(t, getJob(t, ns, "verify-"+second.Name), false, "BackoffLimitExceeded")
+	second = eventually(t, second, "verification Failed", func(b *corev1alpha1.BackupVerificationSession) bool {
+		return b.Status.Phase == corev1alpha1.VerificationFailed
+	})
+	if c := shared.FindCondition(second.Status.Conditions, corev1alpha1.TypeBackupVerified); c == nil ||
+		!strings.Contains(c.Message, "verifier Job verify-"+second.Name+" failed without recording observations") ||
+		!strings.Contains(c.Message, "builtin:script: no script run was observed") {
+		t.Errorf("BackupVerified %+v", c)
+	}
+}
+
+func getBVS(t *testing.T, bvs *corev1alpha1.BackupVerificationSession) *corev1alpha1.BackupVerificationSession {
+	t.Helper()
+	var got corev1alpha1.BackupVerificationSession
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(bvs), &got); err != nil {
+		t.Fatal(err)
+	}
+	return &got
 }
