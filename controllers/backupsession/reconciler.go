@@ -446,7 +446,6 @@ func jobFailure(job *batchv1.Job, deadline *metav1.Time) string {
 	}
 }
 
-
 // failComponent records a component's failure on its Snapshot (the executor could not).
 func (r *Reconciler) failComponent(ctx context.Context, snap *storagev1alpha1.Snapshot, component, why string) error {
 	before := snap.DeepCopy()
