@@ -14,6 +14,12 @@
 // in-process HTTP CONNECT proxy that sends every tunnel to Azurite. Env gives a child process
 // the proxy; HTTPClient gives in-process code a client that dials Azurite directly.
 //
-// It is test support: it may import engine (for its backend types) and the standard library,
-// and must not import controllers, Kubernetes clients or anything else under test.
+// The database servers the addons back up are the machine's Debian packages (hack/dbservers.sh
+// installs them): StartPostgres, StartMariaDB, StartRedis and StartZooKeeper each run one on a
+// free port of 127.0.0.1 with a fresh data directory and random credentials. PostgreSQL and
+// MariaDB refuse to run as root, so as root they run as the package's own user.
+//
+// It is test support: it may import engine (for its backend types), the addons (for the
+// PostgreSQL package's location) and the standard library, and must not import controllers,
+// Kubernetes clients or anything else under test.
 package servers
