@@ -74,31 +74,15 @@ func writeImage(spec imageSpec, dir string) (string, string, error) {
 		}
 		layers = append(layers, l)
 	}
-	img, err := mutate.AppendLayers(empty.Image, layers...)
+	img, err := assembleImage(layers, spec.entrypoint, spec.user, nil)
 	if err != nil {
-		return "", "", err
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return "", "", err
-	}
-	cfg = cfg.DeepCopy()
-	// Without OS and architecture `ctr images import` skips the image as not for this platform.
-	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
-	cfg.Config.Entrypoint = spec.entrypoint
-	cfg.Config.User = spec.user
-	cfg.Config.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
-	cfg.Config.WorkingDir = "/"
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return "", "", err
 	}
 	ref := spec.ref
 	if ref == "" {
-		d, err := img.Digest()
-		if err != nil {
+		if ref, err = digestRef(spec.repository, img); err != nil {
 			return "", "", err
 		}
-		ref = spec.repository + ":dev-" + d.Hex[:12]
 	}
 	tag, err := name.NewTag(ref)
 	if err != nil {
@@ -111,13 +95,52 @@ func writeImage(spec imageSpec, dir string) (string, string, error) {
 	return ref, out, nil
 }
 
+// assembleImage stacks the layers on an empty image with the config every local image has.
+// env adds to, or replaces, the default PATH.
+func assembleImage(layers []v1.Layer, entrypoint []string, user string, env []string) (v1.Image, error) {
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.DeepCopy()
+	// Without OS and architecture `ctr images import` skips the image as not for this platform.
+	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
+	cfg.Config.Entrypoint = entrypoint
+	cfg.Config.User = user
+	cfg.Config.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			cfg.Config.Env[0] = e
+		} else {
+			cfg.Config.Env = append(cfg.Config.Env, e)
+		}
+	}
+	cfg.Config.WorkingDir = "/"
+	return mutate.ConfigFile(img, cfg)
+}
+
+// digestRef is the image's reference in the repository, tagged with a prefix of its digest.
+func digestRef(repository string, img v1.Image) (string, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	return repository + ":dev-" + d.Hex[:12], nil
+}
+
 type tarEntry struct {
 	name   string // absolute path in the image
 	dir    bool
+	link   string // a symlink's target, as the host's symlink has it
 	data   string
 	source string
 	mode   int64
 	uid    int
+	gid    int
 }
 
 func baseEntries() []tarEntry {
@@ -126,7 +149,7 @@ func baseEntries() []tarEntry {
 		{name: "/etc/passwd", mode: 0o644, data: "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"},
 		{name: "/etc/group", mode: 0o644, data: "root:x:0:\nnonroot:x:65532:\n"},
 		{name: "/home", dir: true, mode: 0o755},
-		{name: "/home/nonroot", dir: true, mode: 0o700, uid: 65532},
+		{name: "/home/nonroot", dir: true, mode: 0o700, uid: 65532, gid: 65532},
 		{name: "/tmp", dir: true, mode: 0o1777},
 	}
 	// The image talks TLS to object stores as the Dockerfile's distroless base does.
@@ -164,44 +187,7 @@ func layerFromEntries(dir string, entries []tarEntry) (v1.Layer, error) {
 		return nil, err
 	}
 	defer f.Close()
-	tw := tar.NewWriter(f)
-	for _, e := range entries {
-		hdr := &tar.Header{
-			Name:    strings.TrimPrefix(e.name, "/"),
-			Mode:    e.mode,
-			ModTime: epoch,
-			Uid:     e.uid,
-			Gid:     e.uid,
-			Format:  tar.FormatPAX,
-		}
-		var body io.Reader
-		switch {
-		case e.dir:
-			hdr.Typeflag, hdr.Name = tar.TypeDir, hdr.Name+"/"
-		case e.source != "":
-			src, err := os.Open(e.source)
-			if err != nil {
-				return nil, err
-			}
-			defer src.Close()
-			st, err := src.Stat()
-			if err != nil {
-				return nil, err
-			}
-			hdr.Typeflag, hdr.Size, body = tar.TypeReg, st.Size(), src
-		default:
-			hdr.Typeflag, hdr.Size, body = tar.TypeReg, int64(len(e.data)), strings.NewReader(e.data)
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
-		}
-		if body != nil {
-			if _, err := io.Copy(tw, body); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
+	if err := writeTar(f, entries); err != nil {
 		return nil, err
 	}
 	if err := f.Close(); err != nil {
@@ -212,6 +198,60 @@ func layerFromEntries(dir string, entries []tarEntry) (v1.Layer, error) {
 	return tarball.LayerFromFile(layerPath, tarball.WithCompressionLevel(gzip.BestSpeed))
 }
 
+// writeTar writes the entries as a tar stream: every time the epoch, so equal content gives
+// equal bytes.
+func writeTar(w io.Writer, entries []tarEntry) error {
+	tw := tar.NewWriter(w)
+	for _, e := range entries {
+		if err := writeTarEntry(tw, e); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+// writeTarEntry closes the file it copies before returning: an image may have thousands.
+func writeTarEntry(tw *tar.Writer, e tarEntry) error {
+	hdr := &tar.Header{
+		Name:    strings.TrimPrefix(e.name, "/"),
+		Mode:    e.mode,
+		ModTime: epoch,
+		Uid:     e.uid,
+		Gid:     e.gid,
+		Format:  tar.FormatPAX,
+	}
+	var body io.Reader
+	switch {
+	case e.dir:
+		hdr.Typeflag, hdr.Name = tar.TypeDir, hdr.Name+"/"
+	case e.link != "":
+		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.link
+	case e.source != "":
+		src, err := os.Open(e.source)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		st, err := src.Stat()
+		if err != nil {
+			return err
+		}
+		// A file that grows while it is copied would make the entry longer than its header.
+		hdr.Typeflag, hdr.Size, body = tar.TypeReg, st.Size(), io.LimitReader(src, st.Size())
+	default:
+		hdr.Typeflag, hdr.Size, body = tar.TypeReg, int64(len(e.data)), strings.NewReader(e.data)
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if body != nil {
+		if _, err := io.Copy(tw, body); err != nil {
+			return fmt.Errorf("copying %s into the image: %w", e.source, err)
+		}
+	}
+	return nil
+}
+
 // importImage loads an image tarball into containerd's k8s.io namespace, where the kubelet looks.
 func importImage(ctx context.Context, l layout, tarPath string) error {
 	cmd := exec.CommandContext(ctx, "ctr", "--address", l.containerdSocket(), "--namespace", "k8s.io", "images", "import", tarPath)
@@ -219,6 +259,17 @@ func importImage(ctx context.Context, l layout, tarPath string) error {
 		return fmt.Errorf("ctr images import %s: %w\n%s", tarPath, err, out)
 	}
 	return nil
+}
+
+// imageImported says whether containerd's k8s.io namespace has the image already. Tags follow
+// the content, so an image of that name is the same image and need not be imported again.
+func imageImported(ctx context.Context, l layout, ref string) (bool, error) {
+	cmd := exec.CommandContext(ctx, "ctr", "--address", l.containerdSocket(), "--namespace", "k8s.io", "images", "ls", "--quiet", "name=="+ref)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return false, fmt.Errorf("ctr images ls: %w\n%s", err, out)
+	}
+	return slices.Contains(strings.Fields(string(out)), ref), nil
 }
 
 // cleanLayerFiles removes the temporary layer tars in dir.
@@ -279,26 +330,39 @@ func (c *Cluster) BuildCofferImage(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer lock.unlock()
+	files, err := c.cofferFiles(ctx)
+	if err != nil {
+		return "", err
+	}
+	return buildAndImport(ctx, c.layout, imageSpec{
+		repository: CofferRepository,
+		files:      files,
+		entrypoint: []string{cofferEntrypoint},
+		user:       nonroot + ":" + nonroot,
+	})
+}
+
+// cofferEntrypoint is where Coffer's binary is in its image, and in every image that has it.
+const cofferEntrypoint = "/usr/local/bin/coffer"
+
+// cofferFiles builds coffer and finds the pinned restic: the files of Coffer's image, in the
+// order of its layers. The caller holds the images lock (the binary is built in its directory).
+func (c *Cluster) cofferFiles(ctx context.Context) ([]imageFile, error) {
 	coffer := filepath.Join(c.layout.imagesDir(), "coffer")
 	if err := goBuild(ctx, c.repoRoot, "./cmd/coffer", coffer, "-s -w -X main.version=dev"); err != nil {
-		return "", err
+		return nil, err
 	}
 	restic, err := runScript(ctx, c.repoRoot, "tools.sh", "restic")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if st, err := os.Stat(restic); err == nil && st.IsDir() {
 		restic = filepath.Join(restic, "restic")
 	}
-	return buildAndImport(ctx, c.layout, imageSpec{
-		repository: CofferRepository,
-		files: []imageFile{
-			{path: "/usr/local/bin/restic", source: restic, mode: 0o755},
-			{path: "/usr/local/bin/coffer", source: coffer, mode: 0o755},
-		},
-		entrypoint: []string{"/usr/local/bin/coffer"},
-		user:       nonroot + ":" + nonroot,
-	})
+	return []imageFile{
+		{path: "/usr/local/bin/restic", source: restic, mode: 0o755},
+		{path: cofferEntrypoint, source: coffer, mode: 0o755},
+	}, nil
 }
 
 // BuildGoImage builds a main package of this repository (e.g. "./test/foo/cmd/probe") as a static
