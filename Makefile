@@ -91,6 +91,7 @@ bench-admission: ## admission latency through a real API server vs a no-webhook 
 
 .PHONY: run
 run: ## as root: a real single-node cluster (kept running), Coffer deployed into it, the samples applied
+	@hack/dbservers.sh
 	go build -o bin/localcluster ./test/cmd/localcluster
 	bin/localcluster up
 	@# The data config/samples backs up and restores: a copy of Coffer's API types.

@@ -101,6 +101,11 @@ func (e *env) dump() {
 	for _, b := range bcs.Items {
 		e.t.Logf("BackupConfiguration %s: phase %s status %+v", b.Name, b.Status.Phase, b.Status)
 	}
+	var bvss corev1alpha1.BackupVerificationSessionList
+	_ = kube.List(context.Background(), &bvss, client.InNamespace(e.ns))
+	for _, b := range bvss.Items {
+		e.t.Logf("BackupVerificationSession %s: phase %s conditions %+v observations %+v", b.Name, b.Status.Phase, b.Status.Conditions, b.Status.Observations)
+	}
 	var pods corev1.PodList
 	_ = kube.List(context.Background(), &pods, client.InNamespace(e.ns))
 	for _, p := range pods.Items {
