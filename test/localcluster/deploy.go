@@ -3,9 +3,9 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
