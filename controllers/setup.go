@@ -62,7 +62,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := (&restoresession.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Executor: o.Executor, Identity: o.Identity, Hooks: runner}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&verification.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Executor: o.Executor}).SetupWithManager(mgr); err != nil {
+	if err := (&verification.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, Executor: o.Executor}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	for gvk := range autobackup.Kinds {

@@ -88,24 +88,6 @@ func (c Conn) command(ctx context.Context, program string, args ...string) *exec
 	return cmd
 }
 
-// run runs cmd and turns a failure into an error carrying the end of its stderr.
-func run(cmd *exec.Cmd) error {
-	var stderr addons.StderrTail
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return failure(cmd, err, &stderr)
-	}
-	return nil
-}
-
-func failure(cmd *exec.Cmd, err error, stderr *addons.StderrTail) error {
-	msg := strings.TrimSpace(stderr.String())
-	if msg == "" {
-		return fmt.Errorf("%s: %w", filepath.Base(cmd.Path), err)
-	}
-	return fmt.Errorf("%s: %w: %s", filepath.Base(cmd.Path), err, msg)
-}
-
 // dumpArgs make a dump that restores into a fresh server of the same or a newer version.
 //
 // The mysql database is left out, and accounts come as statements instead (--system=users:
@@ -128,7 +110,7 @@ var dumpArgs = []string{
 func (c Conn) Dump(ctx context.Context, w io.Writer) error {
 	cmd := c.command(ctx, "mariadb-dump", dumpArgs...)
 	cmd.Stdout = w
-	return run(cmd)
+	return addons.Run(cmd)
 }
 
 // Restore streams a Dump from r into the mariadb client, stopping at the first error.
@@ -144,9 +126,8 @@ func (c Conn) Restore(ctx context.Context, r io.Reader) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(adaptAccounts(r, pw, c.User)) }()
 	cmd := c.command(ctx, "mariadb", "--binary-mode")
-	cmd.Stdin = pr
 	cmd.Stdout = io.Discard
-	err := run(cmd)
+	err := addons.RunWithInput(cmd, pr)
 	_ = pr.CloseWithError(errors.New("mariadb ended"))
 	return err
 }
@@ -292,7 +273,7 @@ func (c Conn) Query(ctx context.Context, q addons.Query, maxRows int) (*addons.R
 	}
 	res, perr := readBatch(out, maxRows)
 	if err := cmd.Wait(); err != nil {
-		return nil, failure(cmd, err, &stderr)
+		return nil, addons.Failure(cmd, err, &stderr)
 	}
 	if perr == nil && q.Table != "" {
 		res.Count, perr = countOf(res)

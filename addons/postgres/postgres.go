@@ -100,25 +100,11 @@ func (c Conn) command(ctx context.Context, program string, args ...string) *exec
 	return cmd
 }
 
-// run runs cmd and turns a failure into an error carrying the end of its stderr.
-func run(cmd *exec.Cmd) error {
-	var stderr addons.StderrTail
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			return fmt.Errorf("%s: %w", filepath.Base(cmd.Path), err)
-		}
-		return fmt.Errorf("%s: %w: %s", filepath.Base(cmd.Path), err, msg)
-	}
-	return nil
-}
-
 // Dump streams pg_dumpall's SQL of the whole server into w.
 func (c Conn) Dump(ctx context.Context, w io.Writer) error {
 	cmd := c.command(ctx, "pg_dumpall", "--dbname", "dbname="+c.database())
 	cmd.Stdout = w
-	return run(cmd)
+	return addons.Run(cmd)
 }
 
 // Restore streams a Dump from r into psql, connected to the target's database, stopping at the
@@ -129,9 +115,8 @@ func (c Conn) Restore(ctx context.Context, r io.Reader) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(keepOwnRole(r, pw, c.User)) }()
 	cmd := c.command(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", c.database(), "-f", "-")
-	cmd.Stdin = pr
 	cmd.Stdout = io.Discard
-	err := run(cmd)
+	err := addons.RunWithInput(cmd, pr)
 	_ = pr.CloseWithError(errors.New("psql ended"))
 	return err
 }
@@ -191,7 +176,8 @@ func (c Conn) Query(ctx context.Context, q addons.Query, maxRows int) (*addons.R
 		}
 		statement = "SELECT count(*) AS count FROM " + table
 	}
-	cmd := c.command(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--csv", "--dbname", database, "-c", statement)
+	// FETCH_COUNT: psql would otherwise hold the whole result in memory to count it.
+	cmd := c.command(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "FETCH_COUNT=1000", "--csv", "--dbname", database, "-c", statement)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

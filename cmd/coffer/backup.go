@@ -187,7 +187,9 @@ func backup(ctx context.Context, c client.Client, o *backupOptions, snap *storag
 		if db, err = openDatabase(ctx, c, parseAppBinding(o.appBinding, o.namespace)); err == nil {
 			res.hostPath = path.Join("/", db.DumpName())
 			opts.StdinFilename = db.DumpName()
-			res.summary, err = eng.BackupStream(ctx, repo, dumpSource(ctx, db), opts)
+			src, stop := dumpSource(ctx, db)
+			res.summary, err = eng.BackupStream(ctx, repo, src, opts)
+			stop()
 		}
 	default:
 		res.hostPath = path.Join("/", o.stdinFilename)
@@ -251,9 +253,19 @@ func backupOutcome(ctx context.Context, res *backupResult, duration time.Duratio
 
 // dumpSource is the database's dump as a stream. A dump that fails ends the stream with its
 // error rather than io.EOF, so the engine aborts restic and no snapshot of a truncated dump is
-// saved.
-func dumpSource(ctx context.Context, db addons.Database) io.Reader {
+// saved. stop ends a dump the engine stopped reading (restic failed): the client would otherwise
+// block on a full pipe, holding its connection, snapshot and locks on the database.
+func dumpSource(ctx context.Context, db addons.Database) (io.Reader, func()) {
+	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(db.Dump(ctx, pw)) }()
-	return pr
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pw.CloseWithError(db.Dump(ctx, pw))
+	}()
+	return pr, func() {
+		_ = pr.CloseWithError(errors.New("the backup stopped reading the dump"))
+		cancel()
+		<-done
+	}
 }

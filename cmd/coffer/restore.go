@@ -255,9 +255,9 @@ func restoreIntoCommand(ctx context.Context, eng engine.Engine, repo engine.Repo
 	return sum, nil
 }
 
-// restoreIntoDatabase streams the snapshot into the database's restore. A restore from the
-// repository that fails stops the database's client first; a database that stops reading fails
-// the restore.
+// restoreIntoDatabase streams the snapshot into the database's restore. A repository side that
+// fails ends the stream with its error, on which the addon kills its client before the client
+// sees an end of input (addons.RunWithInput); a database that fails stops the repository side.
 func restoreIntoDatabase(ctx context.Context, c client.Reader, eng engine.Engine, repo engine.Repo, snapshotID string,
 	key client.ObjectKey, opts engine.RestoreOptions) (*engine.RestoreSummary, error) {
 	db, err := openDatabase(ctx, c, key)
@@ -274,27 +274,30 @@ func restoreIntoDatabase(ctx context.Context, c client.Reader, eng engine.Engine
 	done := make(chan result, 1)
 	go func() {
 		sum, err := eng.RestoreStream(ctx, repo, snapshotID, pw, opts)
-		if err != nil {
-			// Stop the database's client before its input ends, so it does not take the
-			// truncated dump for a whole one and commit its last statements.
-			cancel()
-		}
 		pw.CloseWithError(err)
 		done <- result{sum, err}
 	}()
 	dbErr := db.Restore(ctx, pr)
-	// The database stopped reading, finished or failed: the repository side has nothing left to
-	// do, and must not block on a pipe nobody reads.
 	_ = pr.CloseWithError(errors.New("the database restore ended"))
 	if dbErr != nil {
-		// The closed pipe ends the repository side; if that side failed first, its error
-		// is the cause and the database's is only the consequence.
-		if res := <-done; res.err != nil && !errors.Is(res.err, engine.ErrTargetFailed) {
-			return nil, res.err
+		select {
+		case res := <-done:
+			// The repository side ended first: its failure is the cause, the database's
+			// only the consequence.
+			if res.err != nil && !errors.Is(res.err, engine.ErrTargetFailed) {
+				return nil, res.err
+			}
+		default:
+			// It may be retrying an unreachable backend: nothing will read what it gets.
+			cancel()
+			<-done
 		}
 		return nil, fmt.Errorf("restoring into AppBinding %s: %w", key, dbErr)
 	}
 	res := <-done
+	if errors.Is(res.err, engine.ErrTargetFailed) {
+		return nil, fmt.Errorf("the database stopped reading before the end of the dump: %w", errors.Unwrap(res.err))
+	}
 	return res.sum, res.err
 }
 

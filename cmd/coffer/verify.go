@@ -21,6 +21,8 @@ import (
 	"github.com/cofferhq/coffer/addons"
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
 	"github.com/cofferhq/coffer/api/shared"
+	"github.com/cofferhq/coffer/controllers/executor"
+	"github.com/cofferhq/coffer/controllers/targets"
 	"github.com/cofferhq/coffer/controllers/verification"
 )
 
@@ -45,7 +47,7 @@ conditions over them. This is the program the verifier Job runs.
 Queries run against the AppBinding the verifier's restoreOption.target names; each records its
 row count, columns, first rows and first value, or its error. A script is run with the
 verifier's args; it gets the restored database's address and credentials in COFFER_DB_HOST,
-COFFER_DB_PORT, COFFER_DB_USERNAME, COFFER_DB_PASSWORD and COFFER_DB_DATABASE when the target is
+COFFER_DB_PORT, COFFER_DB_USERNAME, COFFER_DB_PASSWORD, COFFER_DB_DATABASE and COFFER_DB_TYPE when the target is
 an AppBinding, and finds restored volumes under COFFER_RESTORED_PATH otherwise. Its exit code,
 output (parsed as JSON when it is JSON) and error output are recorded.
 
@@ -77,7 +79,7 @@ A query or script that fails is recorded, not an error of this command: the cond
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; in-cluster config or $KUBECONFIG when empty")
 	f.StringVarP(&o.namespace, "namespace", "n", "", "namespace of the BackupVerificationSession")
 	f.StringVar(&o.session, "session", "", "the BackupVerificationSession")
-	f.DurationVar(&o.queryTimeout, "query-timeout", 5*time.Minute, "how long one query or the script may run")
+	f.DurationVar(&o.queryTimeout, "query-timeout", executor.VerifierQueryTimeout, "how long one query, or the script, may run")
 	return cmd
 }
 
@@ -123,7 +125,7 @@ func runVerify(ctx context.Context, c client.Client, o *verifyOptions, stderr io
 		if v.Spec.Script == nil {
 			return fmt.Errorf("BackupVerifier %s/%s: spec.script: Required value", v.Namespace, v.Name)
 		}
-		env := []string{"COFFER_RESTORED_PATH=" + restoredPath}
+		env := []string{"COFFER_RESTORED_PATH=" + targets.MountRoot}
 		if target != nil && target.Kind == shared.KindAppBinding {
 			if env, err = databaseEnv(ctx, c, target.Key); err != nil {
 				return err
@@ -139,10 +141,6 @@ func runVerify(ctx context.Context, c client.Client, o *verifyOptions, stderr io
 	defer cancel()
 	return patchStatus(pctx, c, &bvs, map[string]any{"observations": observed}, "status.observations", patchAttempts)
 }
-
-// restoredPath is where the verifier Job mounts the restored target's volumes: the same place
-// backup and restore Jobs mount them.
-const restoredPath = "/coffer/volumes"
 
 // runQueries runs each query against the restored database, one after another, and records
 // each outcome; a failed query does not stop the others.
@@ -164,30 +162,36 @@ func runQueries(ctx context.Context, db addons.Database, queries []corev1alpha1.
 	return out
 }
 
+// Bounds of a query's observation beyond the API's row count: the columns the CRD allows, and
+// each value, so that 20 rows of large text or bytea cannot push the session past etcd's limit.
+const (
+	maxObservedColumns = 64
+	maxObservedCell    = 1024
+)
+
 // observeResult records a result: the rows as objects keyed by column, and the first value.
 // Values that are numbers or booleans as text become JSON numbers and booleans, so conditions
 // compare them as such (`queries.users.scalar >= 1000`).
 func observeResult(obs *corev1alpha1.QueryObservation, res *addons.Result) {
 	obs.RowCount = &res.Count
-	obs.Columns = res.Columns[:min(len(res.Columns), 64)]
+	obs.Columns = res.Columns[:min(len(res.Columns), maxObservedColumns)]
 	rows := make([]map[string]any, 0, len(res.Rows))
 	for _, r := range res.Rows[:min(len(res.Rows), corev1alpha1.MaxObservedRows)] {
 		row := map[string]any{}
-		for i, v := range r {
-			if i < len(res.Columns) {
-				row[res.Columns[i]] = typedValue(v)
-			}
+		for i, v := range r[:min(len(r), len(obs.Columns))] {
+			row[obs.Columns[i]] = typedValue(cut(v, maxObservedCell))
 		}
 		rows = append(rows, row)
 	}
 	obs.Rows = rawJSON(rows)
 	if len(res.Rows) > 0 && len(res.Rows[0]) > 0 {
-		obs.Scalar = rawJSON(typedValue(res.Rows[0][0]))
+		obs.Scalar = rawJSON(typedValue(cut(res.Rows[0][0], maxObservedCell)))
 	}
 }
 
 // typedValue is a text value as JSON would have it: an integer, a float or a boolean when the
-// text is exactly one, else the text (so "007" stays a string).
+// text is exactly one, else the text (so "007" stays a string). Only the text is known, not the
+// column's type: PostgreSQL's booleans are the strings "t" and "f", and NULL is "".
 func typedValue(s string) any {
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil && strconv.FormatInt(i, 10) == s {
 		return i
@@ -242,9 +246,12 @@ func runScript(ctx context.Context, spec *corev1alpha1.ScriptVerifierSpec, env [
 	case err == nil:
 	case errors.As(err, &exit):
 		obs.ExitCode = int32(exit.ExitCode())
-		if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			fmt.Fprintf(stderr, "\ncoffer: the script ran longer than %s and was stopped", timeout)
 		}
+	case errors.Is(err, exec.ErrWaitDelay):
+		// The script ended; a child it left behind kept its output open.
+		obs.ExitCode = int32(cmd.ProcessState.ExitCode())
 	default:
 		obs.ExitCode = 127
 		fmt.Fprintf(stderr, "coffer: starting the script: %v", err)
@@ -275,7 +282,8 @@ func (w *boundedBuffer) Write(p []byte) (int, error) {
 
 func (w *boundedBuffer) String() string { return strings.ToValidUTF8(w.b.String(), "") }
 
-// cut shortens s to n bytes.
+// cut shortens s to at most n bytes, dropping a character cut in half so the status stays
+// valid UTF-8.
 func cut(s string, n int) string {
 	if len(s) <= n {
 		return s

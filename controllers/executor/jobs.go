@@ -90,13 +90,23 @@ func VerifierJobName(bvs *corev1alpha1.BackupVerificationSession) string {
 	return shared.TruncateName("verify-"+bvs.Name, shared.MaxNameLength)
 }
 
+// VerifierQueryTimeout bounds each query, or the script, of a verifier Job.
+const VerifierQueryTimeout = 5 * time.Minute
+
+// VerifierDeadline bounds a whole verifier Job of that many queries (a script counts as one),
+// with room to start the pod, so a pod that can never run (a claim attached elsewhere, a missing
+// ConfigMap) fails the verification instead of leaving it Running.
+func VerifierDeadline(queries int) *int64 {
+	return ptr.To(int64((time.Duration(max(queries, 1))*VerifierQueryTimeout + 10*time.Minute).Seconds()))
+}
+
 // VerifierJob runs `coffer verify` for a verification session: the verifier's queries against
 // the restored database, or its script with the restored target's volumes (comp) and the
 // verifier's own volumes mounted. Like the other executors it never retries by itself: the
 // session's retry policy decides.
 func VerifierJob(cfg Config, bvs *corev1alpha1.BackupVerificationSession, comp targets.Component,
 	volumes []corev1.Volume, mounts []corev1.VolumeMount, deadline *int64) *batchv1.Job {
-	args := []string{"verify", "--namespace", bvs.Namespace, "--session", bvs.Name}
+	args := []string{"verify", "--namespace", bvs.Namespace, "--session", bvs.Name, "--query-timeout", VerifierQueryTimeout.String()}
 	labels := jobLabels(shared.OwnerLabels("BackupVerificationSession", bvs.Name, bvs.Namespace), RoleVerify)
 	labels[LabelVerificationSession] = shared.TruncateName(bvs.Name, shared.MaxNameLength)
 	job := newJob(cfg, VerifierJobName(bvs), bvs.Namespace, labels, args, comp, nil)

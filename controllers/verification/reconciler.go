@@ -2,6 +2,7 @@ package verification
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -30,8 +31,10 @@ import (
 
 // Reconciler reconciles BackupVerificationSessions.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
+	Client client.Client
+	// APIReader reads what the verifier Job wrote, past the cache.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
 	// Executor runs the verifier Jobs of Query and Script verifiers.
 	Executor executor.Config
 	Now      func() time.Time
@@ -327,29 +330,44 @@ func (r *Reconciler) ensureVerifierJob(ctx context.Context, s *scope) (ctrl.Resu
 	var warning string
 	if v.Spec.Function != "" {
 		cfg.Image, warning, err = executor.FunctionImage(ctx, r.Client, r.Executor, v.Spec.Function)
+		if warning != "" {
+			// Named explicitly, it holds the script or the client programs: Coffer's own
+			// image would only fail later and less clearly.
+			s.facts.executorErr = fmt.Sprintf("BackupVerifier %s/%s: spec.function: Function %s not found", v.Namespace, v.Name, v.Spec.Function)
+			return ctrl.Result{}, nil
+		}
 	} else {
 		cfg.Image, warning, err = executor.TaskImage(ctx, r.Client, r.Executor, v.Spec.RestoreOption.AddonInfo, true)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	comp, volumes, mounts, err := r.verifierVolumes(ctx, s)
+	var problem *configProblem
+	switch {
+	case errors.As(err, &problem):
+		s.facts.executorErr = problem.Error()
+		return ctrl.Result{}, nil
+	case err != nil:
+		return ctrl.Result{}, err
+	}
+	job := executor.VerifierJob(cfg, s.bvs, comp, volumes, mounts, executor.VerifierDeadline(len(v.Spec.Queries)))
+	job.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(s.bvs, corev1alpha1.GroupVersion.WithKind("BackupVerificationSession"))}
+	if err := r.Client.Create(ctx, job); err != nil {
+		// An existing Job is this session's own, created before the cache saw it.
+		return ctrl.Result{}, client.IgnoreAlreadyExists(err)
+	}
 	if warning != "" {
 		flow.Eventf(r.Recorder, s.bvs, corev1.EventTypeWarning, "AddonImage", "Verify", "%s", warning)
-	}
-	comp, volumes, mounts, err := r.verifierVolumes(ctx, s)
-	if err != nil {
-		s.facts.executorErr = err.Error()
-		return ctrl.Result{}, nil
-	}
-	job := executor.VerifierJob(cfg, s.bvs, comp, volumes, mounts, nil)
-	job.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(s.bvs, corev1alpha1.GroupVersion.WithKind("BackupVerificationSession"))}
-	if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
-		s.facts.executorErr = fmt.Sprintf("creating verifier Job %s: %v", job.Name, err)
-		return ctrl.Result{}, err
 	}
 	flow.Eventf(r.Recorder, s.bvs, corev1.EventTypeNormal, "VerifierStarted", "Verify", "Running the %s verifier in Job %s", strings.ToLower(string(v.Spec.Type)), job.Name)
 	return ctrl.Result{}, nil
 }
+
+// configProblem is a verifier the user must fix; other errors are retried.
+type configProblem struct{ msg string }
+
+func (p *configProblem) Error() string { return p.msg }
 
 // verifierVolumes are what a verifier Job mounts: the verifier's own volumes, and for a script
 // over files, the restored target's volumes where backup and restore Jobs mount them.
@@ -359,15 +377,19 @@ func (r *Reconciler) verifierVolumes(ctx context.Context, s *scope) (targets.Com
 	for i, raw := range v.Spec.Volumes {
 		vol, err := shared.Embedded[corev1.Volume](&raw.RawExtension)
 		if err != nil || vol == nil {
-			return targets.Component{}, nil, nil, fmt.Errorf("BackupVerifier %s/%s: spec.volumes[%d]: not a volume: %v", v.Namespace, v.Name, i, err)
+			return targets.Component{}, nil, nil, &configProblem{fmt.Sprintf("BackupVerifier %s/%s: spec.volumes[%d]: not a volume: %v", v.Namespace, v.Name, i, err)}
 		}
 		volumes = append(volumes, *vol)
 	}
 	var comp targets.Component
 	if t := v.Spec.RestoreOption.Target; v.Spec.Type == corev1alpha1.VerifyScript && t.Kind != shared.KindAppBinding {
 		comps, err := targets.Resolve(ctx, r.Client, s.bvs.Namespace, *t)
-		if err != nil {
-			return targets.Component{}, nil, nil, fmt.Errorf("BackupVerifier %s/%s: spec.restoreOption.target: %w", v.Namespace, v.Name, err)
+		var missing *targets.NotFoundError
+		switch {
+		case errors.As(err, &missing):
+			return targets.Component{}, nil, nil, &configProblem{fmt.Sprintf("BackupVerifier %s/%s: spec.restoreOption.target: %v", v.Namespace, v.Name, err)}
+		case err != nil:
+			return targets.Component{}, nil, nil, err
 		}
 		// The script sees one pod's volumes: a StatefulSet's first ordinal, a DaemonSet's
 		// first node, or the only component of the other kinds.
@@ -387,32 +409,30 @@ func (r *Reconciler) observeVerifierJob(ctx context.Context, s *scope) (ctrl.Res
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: s.bvs.Namespace, Name: s.facts.verifierJob}, &job); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	recorded := observed(s.bvs.Status.Observations, s.verifier.Spec.Type)
+	failed := executor.Failed(&job)
+	if failed == nil && !executor.Succeeded(&job) {
+		return ctrl.Result{}, nil
+	}
+	s.facts.verifierDone = true
+	if !observed(s.bvs.Status.Observations, s.verifier.Spec.Type) {
+		// The Job patched the session before it ended, but the cached session may predate
+		// that patch: judge the session as the API server has it.
+		var live corev1alpha1.BackupVerificationSession
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(s.bvs), &live); err != nil {
+			return ctrl.Result{}, err
+		}
+		s.bvs.Status.Observations = live.Status.Observations
+	}
 	switch {
-	case executor.Failed(&job) != nil:
-		s.facts.verifierDone = true
-		if !recorded {
-			c := executor.Failed(&job)
-			s.facts.verifierErr = fmt.Sprintf("verifier Job %s failed without recording observations (%s: %s)%s", job.Name, c.Reason, c.Message,
-				executor.PodMessage(ctx, r.Client, &job))
-		}
-	case executor.Succeeded(&job):
-		if !recorded {
-			// The Job patched the session before it ended, but this read of the session may
-			// predate that patch: look again shortly rather than judge without it.
-			if job.Status.CompletionTime == nil || s.facts.now.Sub(job.Status.CompletionTime.Time) < observationGrace {
-				return ctrl.Result{RequeueAfter: time.Second}, nil
-			}
-			s.facts.verifierErr = fmt.Sprintf("verifier Job %s succeeded but recorded no observations", job.Name)
-		}
-		s.facts.verifierDone = true
+	case observed(s.bvs.Status.Observations, s.verifier.Spec.Type):
+	case failed != nil:
+		s.facts.verifierErr = fmt.Sprintf("verifier Job %s failed without recording observations (%s: %s)%s", job.Name, failed.Reason, failed.Message,
+			executor.PodMessage(ctx, r.Client, &job))
+	default:
+		s.facts.verifierErr = fmt.Sprintf("verifier Job %s succeeded but recorded no observations", job.Name)
 	}
 	return ctrl.Result{}, nil
 }
-
-// observationGrace is how long after its Job ended a session waits for its observations to
-// show in the cache.
-const observationGrace = 30 * time.Second
 
 // observed reports whether the verifier Job recorded what a verifier of this type observes.
 func observed(obs *corev1alpha1.VerificationObservations, typ corev1alpha1.VerificationType) bool {

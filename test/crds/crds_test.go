@@ -34,6 +34,7 @@ var wantCRDs = []crdWant{
 	{group: "core.coffer.dev", kind: "BackupVerifier", plural: "backupverifier", namespaced: true},
 	{group: "core.coffer.dev", kind: "BackupVerificationSession", plural: "backupverificationsession", namespaced: true, status: true},
 	{group: "core.coffer.dev", kind: "HookTemplate", plural: "hooktemplates", namespaced: true},
+	{group: "core.coffer.dev", kind: "AppBinding", plural: "appbindings", namespaced: true},
 	{group: "addons.coffer.dev", kind: "Addon", plural: "addons", namespaced: false},
 	{group: "addons.coffer.dev", kind: "Function", plural: "functions", namespaced: false, shortNames: []string{"fn"}},
 }

@@ -263,6 +263,23 @@ spec:
 				}
 			},
 		},
+		"AppBinding": {
+			manifest: `
+apiVersion: core.coffer.dev/v1alpha1
+kind: AppBinding
+metadata: {name: orders-db}
+spec:
+  type: PostgreSQL
+  clientConfig: {service: {name: orders-db}}
+`,
+			into: &corev1alpha1.AppBinding{},
+			check: func(t *testing.T, obj client.Object) {
+				b := obj.(*corev1alpha1.AppBinding)
+				if b.Spec.Type != corev1alpha1.DatabasePostgreSQL || b.Spec.ClientConfig.Service == nil || b.Spec.ClientConfig.Service.Name != "orders-db" {
+					t.Errorf("spec = %+v", b.Spec)
+				}
+			},
+		},
 		"Function": {
 			manifest: `
 apiVersion: addons.coffer.dev/v1alpha1

@@ -433,6 +433,14 @@ func TestBackupVerifierValidation(t *testing.T) {
 			}),
 			path: "spec.queries[0].name", message: msgPattern,
 		},
+		"Query into a claim": {
+			obj: backupVerifier(func(v *corev1alpha1.BackupVerifier) {
+				v.Spec.Type = corev1alpha1.VerifyQuery
+				v.Spec.Queries = []corev1alpha1.VerifierQuery{{Name: "users", Table: "users"}}
+				v.Spec.RestoreOption = &corev1alpha1.RestoreOption{Target: &shared.TypedObjectReference{Kind: "PersistentVolumeClaim", Name: "scratch"}}
+			}),
+			path: "spec", message: "restoreOption.target must be an AppBinding",
+		},
 		"unknown type": {
 			obj: backupVerifier(func(v *corev1alpha1.BackupVerifier) {
 				v.Spec.Type = "Checksum"
@@ -555,6 +563,41 @@ func TestFunctionValidation(t *testing.T) {
 				delete(u, "spec")
 			}),
 			path: "spec", message: msgRequired,
+		},
+	})
+}
+
+func TestAppBindingValidation(t *testing.T) {
+	appBinding := func(change func(*corev1alpha1.AppBinding)) *corev1alpha1.AppBinding {
+		b := &corev1alpha1.AppBinding{ObjectMeta: meta("orders-db"), Spec: corev1alpha1.AppBindingSpec{Type: corev1alpha1.DatabasePostgreSQL,
+			ClientConfig: corev1alpha1.ClientConfig{Service: &corev1alpha1.ServiceReference{Name: "orders-db"}}}}
+		change(b)
+		return b
+	}
+	runInvalid(t, map[string]invalidCase{
+		"unknown type": {
+			obj:  appBinding(func(b *corev1alpha1.AppBinding) { b.Spec.Type = "Oracle" }),
+			path: "spec.type", message: msgEnum,
+		},
+		"service and host": {
+			obj: appBinding(func(b *corev1alpha1.AppBinding) {
+				b.Spec.ClientConfig.Host, b.Spec.ClientConfig.Port = "db.example.com", 5432
+			}),
+			path: "spec.clientConfig", message: "set exactly one of service and host",
+		},
+		"host without port": {
+			obj: appBinding(func(b *corev1alpha1.AppBinding) {
+				b.Spec.ClientConfig = corev1alpha1.ClientConfig{Host: "db.example.com"}
+			}),
+			path: "spec.clientConfig", message: "host needs port",
+		},
+		"service with the host's port": {
+			obj:  appBinding(func(b *corev1alpha1.AppBinding) { b.Spec.ClientConfig.Port = 5432 }),
+			path: "spec.clientConfig", message: "a Service's port is service.port",
+		},
+		"secret without a name": {
+			obj:  appBinding(func(b *corev1alpha1.AppBinding) { b.Spec.Secret = &corev1.LocalObjectReference{} }),
+			path: "spec", message: "secret.name is required",
 		},
 	})
 }

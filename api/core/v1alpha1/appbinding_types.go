@@ -20,12 +20,13 @@ const (
 
 // AppBindingSpec says how to reach a database: its type, where it listens and whose
 // credentials to use.
+// +kubebuilder:validation:XValidation:rule="!has(self.secret) || size(self.secret.name) > 0",message="secret.name is required"
 type AppBindingSpec struct {
 	Type DatabaseType `json:"type"`
 	// Version of the server, for people and for Functions that support some versions only.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
-	Version string `json:"version,omitempty"`
+	Version      string       `json:"version,omitempty"`
 	ClientConfig ClientConfig `json:"clientConfig"`
 	// Secret in the AppBinding's namespace holding the credentials under the keys username and
 	// password. Without it the executor connects without credentials.
@@ -38,11 +39,14 @@ type AppBindingSpec struct {
 	Database string `json:"database,omitempty"`
 	// Parameters are free-form settings of one kind of database.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
 	Parameters map[string]string `json:"parameters,omitempty"`
 }
 
 // ClientConfig is the address of the server: a Service of the AppBinding's namespace, or a host.
 // +kubebuilder:validation:XValidation:rule="has(self.service) != has(self.host)",message="set exactly one of service and host"
+// +kubebuilder:validation:XValidation:rule="!has(self.host) || has(self.port)",message="host needs port"
+// +kubebuilder:validation:XValidation:rule="!has(self.service) || !has(self.port)",message="port goes with host; a Service's port is service.port"
 type ClientConfig struct {
 	// Service in the AppBinding's namespace; the executor connects to its cluster IP, so the
 	// cluster needs no DNS for it.

@@ -27,6 +27,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.type != 'Query' || (has(self.queries) && size(self.queries) > 0) || has(self.query)",message="type Query needs queries"
 // +kubebuilder:validation:XValidation:rule="self.type != 'Script' || has(self.script)",message="type Script needs script"
 // +kubebuilder:validation:XValidation:rule="!(has(self.queries) && has(self.query))",message="set queries or the KubeStash-style query, not both"
+// +kubebuilder:validation:XValidation:rule="self.type != 'Query' || (has(self.restoreOption) && has(self.restoreOption.target) && self.restoreOption.target.kind == 'AppBinding')",message="type Query runs its queries against a database: restoreOption.target must be an AppBinding"
 type BackupVerifierSpec struct {
 	// RestoreOption says where and how the snapshot is restored for verification.
 	// +optional
