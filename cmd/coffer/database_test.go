@@ -3,17 +3,21 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cofferhq/coffer/addons"
 	"github.com/cofferhq/coffer/addons/databases"
+	"github.com/cofferhq/coffer/addons/redis"
 	corev1alpha1 "github.com/cofferhq/coffer/api/core/v1alpha1"
 	"github.com/cofferhq/coffer/api/shared"
 	storagev1alpha1 "github.com/cofferhq/coffer/api/storage/v1alpha1"
@@ -65,7 +69,7 @@ func testPostgresRoundTrip(t *testing.T, h *harness) {
 		t.Fatalf("the restored table gives %q", got)
 	}
 
-	testQueryVerification(t, f, dst)
+	testQueryVerification(t, f)
 
 	// Wrong credentials: the dump fails, saying why, and nothing is saved.
 	f.appBinding(t, "locked-out", corev1alpha1.DatabasePostgreSQL, src.Host, src.Port, src.User, "not the password")
@@ -142,10 +146,10 @@ func TestEveryDatabaseTypeOpens(t *testing.T) {
 	}
 }
 
-// testQueryVerification runs `coffer verify` for a session whose verifier queries the restored
-// server (AppBinding scratch), and checks what it recorded: counts, first rows, typed values,
-// and a failing query's error, without failing the command.
-func testQueryVerification(t *testing.T, f *fixture, restored *servers.Postgres) {
+// verifyQueries runs `coffer verify` for a session whose Query verifier restores into the
+// AppBinding scratch and runs queries there, and returns what it recorded.
+func verifyQueries(t *testing.T, f *fixture, queries ...corev1alpha1.VerifierQuery) []corev1alpha1.QueryObservation {
+	t.Helper()
 	ctx := testContext(t)
 	objs := []client.Object{
 		&corev1alpha1.BackupConfiguration{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "db"},
@@ -154,17 +158,13 @@ func testQueryVerification(t *testing.T, f *fixture, restored *servers.Postgres)
 				Backends: []corev1alpha1.BackendReference{{Name: "local", StorageRef: &shared.ObjectReference{Name: "storage"}}},
 				Sessions: []corev1alpha1.Session{{SessionConfig: corev1alpha1.SessionConfig{Name: "daily", Scheduler: &shared.SchedulerSpec{Schedule: "0 1 * * *"}},
 					Repositories: []corev1alpha1.RepositoryInfo{{Name: f.repo, Backend: "local", Directory: repoPath,
-						BackupVerifier: &shared.ObjectReference{Name: "users"}}}}},
+						BackupVerifier: &shared.ObjectReference{Name: "queries"}}}}},
 			}},
-		&corev1alpha1.BackupVerifier{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "users"},
+		&corev1alpha1.BackupVerifier{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "queries"},
 			Spec: corev1alpha1.BackupVerifierSpec{
 				Type:          corev1alpha1.VerifyQuery,
 				RestoreOption: &corev1alpha1.RestoreOption{Target: &shared.TypedObjectReference{Kind: shared.KindAppBinding, Name: "scratch"}},
-				Queries: []corev1alpha1.VerifierQuery{
-					{Name: "users", Database: "shop", Table: "users"},
-					{Name: "newest", Database: "shop", Statement: "SELECT id, name, id * 1.5 AS half, id > 1000 AS big, '007' AS code FROM users ORDER BY id DESC LIMIT 30"},
-					{Name: "broken", Database: "shop", Statement: "SELECT * FROM missing"},
-				},
+				Queries:       queries,
 			}},
 	}
 	for _, obj := range objs {
@@ -181,10 +181,20 @@ func testQueryVerification(t *testing.T, f *fixture, restored *servers.Postgres)
 		t.Fatal(err)
 	}
 	obs := bvs.Status.Observations
-	if obs == nil || len(obs.Queries) != 3 {
+	if obs == nil || len(obs.Queries) != len(queries) {
 		t.Fatalf("observations %+v", obs)
 	}
-	users, newest, broken := obs.Queries[0], obs.Queries[1], obs.Queries[2]
+	return obs.Queries
+}
+
+// testQueryVerification checks what `coffer verify` records of PostgreSQL queries: counts,
+// first rows, typed values, and a failing query's error, without failing the command.
+func testQueryVerification(t *testing.T, f *fixture) {
+	q := verifyQueries(t, f,
+		corev1alpha1.VerifierQuery{Name: "users", Database: "shop", Table: "users"},
+		corev1alpha1.VerifierQuery{Name: "newest", Database: "shop", Statement: "SELECT id, name, id * 1.5 AS half, id > 1000 AS big, '007' AS code FROM users ORDER BY id DESC LIMIT 30"},
+		corev1alpha1.VerifierQuery{Name: "broken", Database: "shop", Statement: "SELECT * FROM missing"})
+	users, newest, broken := q[0], q[1], q[2]
 	if users.Name != "users" || users.Error != "" || users.RowCount == nil || *users.RowCount != 1500 || string(users.Scalar.Raw) != "1500" {
 		t.Errorf("users: %+v", users)
 	}
@@ -201,5 +211,66 @@ func testQueryVerification(t *testing.T, f *fixture, restored *servers.Postgres)
 	}
 	if broken.Error == "" || !strings.Contains(broken.Error, `relation "missing" does not exist`) || broken.RowCount != nil {
 		t.Errorf("broken: %+v", broken)
+	}
+}
+
+// testDatabaseRoundTrip backs up a server of every other type through `coffer backup
+// --app-binding`, restores it into a second server with `coffer restore --app-binding`, and
+// counts the restored data with `coffer verify`, as the Jobs do. (The addons' own tests compare
+// the round trips byte for byte.)
+func testDatabaseRoundTrip(t *testing.T, h *harness, typ corev1alpha1.DatabaseType) {
+	ctx := testContext(t)
+	f := localFixture(t, h)
+	const n = 1200
+	var count corev1alpha1.VerifierQuery
+	switch typ {
+	case corev1alpha1.DatabaseMariaDB:
+		src, dst := servers.StartMariaDB(t), servers.StartMariaDB(t)
+		src.SQL(t, "", "CREATE DATABASE shop")
+		src.SQL(t, "shop", fmt.Sprintf("CREATE TABLE users (id INT PRIMARY KEY, name TEXT); INSERT INTO users SELECT seq, CONCAT('user ', seq) FROM seq_1_to_%d", n))
+		f.appBinding(t, "source", typ, src.Host, src.Port, src.User, src.Password)
+		f.appBinding(t, "scratch", typ, dst.Host, dst.Port, dst.User, dst.Password)
+		count = corev1alpha1.VerifierQuery{Name: "users", Schema: "shop", Table: "users"}
+	case corev1alpha1.DatabaseRedis:
+		src, dst := servers.StartRedis(t), servers.StartRedis(t)
+		var mset strings.Builder
+		mset.WriteString("MSET")
+		for i := range n {
+			fmt.Fprintf(&mset, " user:%d \"user %d\"", i, i)
+		}
+		conn := redis.Conn{Host: src.Host, Port: src.Port, Password: src.Password}
+		if _, err := conn.Query(ctx, addons.Query{Statement: mset.String()}, 1); err != nil {
+			t.Fatal(err)
+		}
+		f.appBinding(t, "source", typ, src.Host, src.Port, "", src.Password)
+		f.appBinding(t, "scratch", typ, dst.Host, dst.Port, "", dst.Password)
+		count = corev1alpha1.VerifierQuery{Name: "users", Table: "user:*"}
+	case corev1alpha1.DatabaseZooKeeper:
+		src, dst := servers.StartZooKeeper(t), servers.StartZooKeeper(t)
+		conn, _, err := zk.Connect([]string{net.JoinHostPort(src.Host, strconv.Itoa(src.Port))}, 10*time.Second, zk.WithLogInfo(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.Create("/users", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if _, err := conn.Create(fmt.Sprintf("/users/u%d", i), []byte(fmt.Sprintf("user %d", i)), 0, zk.WorldACL(zk.PermAll)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.appBinding(t, "source", typ, src.Host, src.Port, src.User, src.Password)
+		f.appBinding(t, "scratch", typ, dst.Host, dst.Port, dst.User, dst.Password)
+		count = corev1alpha1.VerifierQuery{Name: "users", Table: "/users"}
+	}
+
+	f.snapshot(t, "snap")
+	mustSucceed(t, "database backup", f.backup(ctx, "snap", "dump", "--app-binding", "source"))
+	f.restoreSession(t, "into-scratch", "snap")
+	mustSucceed(t, "database restore", f.restore(ctx, "into-scratch", "dump", "--app-binding", "scratch"))
+	q := verifyQueries(t, f, count)
+	if q[0].Error != "" || q[0].RowCount == nil || *q[0].RowCount != n {
+		t.Fatalf("%s: the restored server counts %+v, want %d", typ, q[0], n)
 	}
 }

@@ -341,6 +341,16 @@ func TestExecutor(t *testing.T) {
 		t.Parallel()
 		testPostgresRoundTrip(t, h)
 	})
+	t.Run("script verification", func(t *testing.T) {
+		t.Parallel()
+		testScriptVerification(t, h)
+	})
+	for _, typ := range []corev1alpha1.DatabaseType{corev1alpha1.DatabaseMariaDB, corev1alpha1.DatabaseRedis, corev1alpha1.DatabaseZooKeeper} {
+		t.Run("database round trip "+string(typ), func(t *testing.T) {
+			t.Parallel()
+			testDatabaseRoundTrip(t, h, typ)
+		})
+	}
 	t.Run("missing bucket", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, h, s3.Backend("no-such-bucket", "backups"))

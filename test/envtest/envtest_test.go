@@ -19,8 +19,8 @@ func TestStart(t *testing.T) {
 	if err := e.Client.List(t.Context(), &storages); err != nil {
 		t.Fatalf("listing a Coffer kind: %v", err)
 	}
-	if len(e.Environment.CRDs) != 13 {
-		t.Errorf("installed %d CRDs, want 13", len(e.Environment.CRDs))
+	if len(e.Environment.CRDs) != 14 {
+		t.Errorf("installed %d CRDs, want 14", len(e.Environment.CRDs))
 	}
 
 	var names []string
