@@ -3,8 +3,6 @@ package mariadb
 import (
 	"bytes"
 	"context"
-	"io"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/addons"
-	"github.com/cofferhq/coffer/engine"
 	"github.com/cofferhq/coffer/test/servers"
 )
 
@@ -111,31 +108,7 @@ func TestDumpAndRestoreThroughTheEngine(t *testing.T) {
 	src, dst := servers.StartMariaDB(t), servers.StartMariaDB(t)
 	src.SQL(t, "", schema)
 
-	restic := &engine.Restic{Binary: servers.Tool(t, "restic")}
-	repo := engine.Repo{Location: engine.Location{Backend: engine.Backend{Local: &engine.LocalBackend{Path: t.TempDir()}}, Path: "mariadb"},
-		Password: "coffer", CacheDir: filepath.Join(t.TempDir(), "cache")}
-	if err := restic.Init(ctx, repo); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(conn(src).Dump(ctx, pw)) }()
-	sum, err := restic.BackupStream(ctx, repo, pr, engine.BackupOptions{StdinFilename: conn(src).DumpName()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("dumped into restic in %v", time.Since(start).Round(time.Millisecond))
-
-	start = time.Now()
-	rr, rw := io.Pipe()
-	go func() {
-		_, err := restic.RestoreStream(ctx, repo, sum.SnapshotID, rw, engine.RestoreOptions{})
-		rw.CloseWithError(err)
-	}()
-	if err := conn(dst).Restore(ctx, rr); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("restored from restic in %v", time.Since(start).Round(time.Millisecond))
+	servers.ThroughRestic(ctx, t, conn(src), conn(dst))
 
 	if got, want := comparable(t, conn(dst)), comparable(t, conn(src)); got != want {
 		t.Fatalf("the restored server dumps differently:\n%s", firstDifference(got, want))

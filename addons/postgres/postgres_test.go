@@ -3,15 +3,12 @@ package postgres_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cofferhq/coffer/addons"
 	"github.com/cofferhq/coffer/addons/postgres"
-	"github.com/cofferhq/coffer/engine"
 	"github.com/cofferhq/coffer/test/servers"
 )
 
@@ -57,27 +54,7 @@ func TestDumpAndRestoreThroughTheEngine(t *testing.T) {
 		GRANT SELECT ON users TO PUBLIC;`)
 	src.Psql(t, "Mixed Case", "CREATE TABLE t (v text); INSERT INTO t VALUES ('a'), ('b')")
 
-	restic := &engine.Restic{Binary: servers.Tool(t, "restic")}
-	repo := engine.Repo{Location: engine.Location{Backend: engine.Backend{Local: &engine.LocalBackend{Path: t.TempDir()}}, Path: "pg"},
-		Password: "coffer", CacheDir: filepath.Join(t.TempDir(), "cache")}
-	if err := restic.Init(ctx, repo); err != nil {
-		t.Fatal(err)
-	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(conn(src).Dump(ctx, pw)) }()
-	sum, err := restic.BackupStream(ctx, repo, pr, engine.BackupOptions{StdinFilename: "dumpall.sql"})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	rr, rw := io.Pipe()
-	go func() {
-		_, err := restic.RestoreStream(ctx, repo, sum.SnapshotID, rw, engine.RestoreOptions{})
-		rw.CloseWithError(err)
-	}()
-	if err := conn(dst).Restore(ctx, rr); err != nil {
-		t.Fatal(err)
-	}
+	servers.ThroughRestic(ctx, t, conn(src), conn(dst))
 	if got, want := comparable(t, conn(dst)), comparable(t, conn(src)); got != want {
 		t.Fatalf("the restored server dumps differently:\n--- restored\n%.2000s\n--- source\n%.2000s", got, want)
 	}

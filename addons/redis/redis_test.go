@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/addons"
-	"github.com/cofferhq/coffer/engine"
 	"github.com/cofferhq/coffer/test/servers"
 )
 
@@ -270,31 +268,7 @@ func TestDumpAndRestoreThroughTheEngine(t *testing.T) {
 	src, dst := servers.StartRedis(t), servers.StartRedis(t)
 	data := fill(t, ctx, src)
 
-	restic := &engine.Restic{Binary: servers.Tool(t, "restic")}
-	repo := engine.Repo{Location: engine.Location{Backend: engine.Backend{Local: &engine.LocalBackend{Path: t.TempDir()}}, Path: "redis"},
-		Password: "coffer", CacheDir: filepath.Join(t.TempDir(), "cache")}
-	if err := restic.Init(ctx, repo); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(conn(src).Dump(ctx, pw)) }()
-	sum, err := restic.BackupStream(ctx, repo, pr, engine.BackupOptions{StdinFilename: conn(src).DumpName()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("dumped into restic in %v", time.Since(start).Round(time.Millisecond))
-
-	start = time.Now()
-	rr, rw := io.Pipe()
-	go func() {
-		_, err := restic.RestoreStream(ctx, repo, sum.SnapshotID, rw, engine.RestoreOptions{})
-		rw.CloseWithError(err)
-	}()
-	if err := conn(dst).Restore(ctx, rr); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("restored from restic in %v", time.Since(start).Round(time.Millisecond))
+	servers.ThroughRestic(ctx, t, conn(src), conn(dst))
 	elapsed := time.Since(data.set)
 
 	s, d := connect(t, ctx, src), connect(t, ctx, dst)

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"path"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/cofferhq/coffer/addons"
 	"github.com/cofferhq/coffer/addons/zookeeper"
-	"github.com/cofferhq/coffer/engine"
 	"github.com/cofferhq/coffer/test/servers"
 )
 
@@ -234,27 +232,7 @@ func TestZooKeeperDumpAndRestoreThroughTheEngine(t *testing.T) {
 		t.Fatalf("the fixture has %d znodes, nil data %v, empty data %v", len(want), nilData, emptyData)
 	}
 
-	restic := &engine.Restic{Binary: servers.Tool(t, "restic")}
-	repo := engine.Repo{Location: engine.Location{Backend: engine.Backend{Local: &engine.LocalBackend{Path: t.TempDir()}}, Path: "zk"},
-		Password: "coffer", CacheDir: filepath.Join(t.TempDir(), "cache")}
-	if err := restic.Init(ctx, repo); err != nil {
-		t.Fatal(err)
-	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(conn(src).Dump(ctx, pw)) }()
-	sum, err := restic.BackupStream(ctx, repo, pr, engine.BackupOptions{StdinFilename: conn(src).DumpName()})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	rr, rw := io.Pipe()
-	go func() {
-		_, err := restic.RestoreStream(ctx, repo, sum.SnapshotID, rw, engine.RestoreOptions{})
-		rw.CloseWithError(err)
-	}()
-	if err := conn(dst).Restore(ctx, rr); err != nil {
-		t.Fatal(err)
-	}
+	servers.ThroughRestic(ctx, t, conn(src), conn(dst))
 	sameTree(t, "the restored server", tree(t, dst), want)
 	d := client(t, dst, dst.User, dst.Password)
 	for _, p := range fx.ephemeral {
