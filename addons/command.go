@@ -1,13 +1,45 @@
 package addons
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
+
+// Client is a database client program, from bin (empty: $PATH), with the connection in env.
+// Credentials go in the environment, never on the command line, where other users of the
+// machine could read them. Inherited variables with one of the strip prefixes are dropped: the
+// Job's own PGHOST or MYSQL_PWD would otherwise override the connection's.
+func Client(ctx context.Context, bin, program string, args, env []string, strip ...string) *exec.Cmd {
+	if bin != "" {
+		program = filepath.Join(bin, program)
+	}
+	cmd := exec.CommandContext(ctx, program, args...)
+	for _, kv := range os.Environ() {
+		if !hasAnyPrefix(kv, strip) {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	// A client killed by the context may leave a child holding its output open.
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // Run runs a database client program; a failure carries the end of its stderr, which is where
 // the client says why.

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -51,10 +49,6 @@ func (Conn) DumpName() string { return "all-databases.sql" }
 // disk to remove if the Job is killed; the client reads it after the command line, so it is
 // never there for ps to show. PGPASSWORD does the same for PostgreSQL.
 func (c Conn) command(ctx context.Context, program string, args ...string) *exec.Cmd {
-	bin := program
-	if c.Bin != "" {
-		bin = filepath.Join(c.Bin, program)
-	}
 	base := []string{
 		"--no-defaults", "--protocol=TCP", "--host=" + c.Host, "--port=" + strconv.Itoa(c.Port), "--user=" + c.User,
 		// The server's default may be latin1, and a client with no option file guesses from
@@ -71,21 +65,11 @@ func (c Conn) command(ctx context.Context, program string, args ...string) *exec
 		}
 		base = append(base, "--connect-timeout="+strconv.Itoa(max(1, int(timeout.Seconds()))))
 	}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
 	var env []string
 	if c.Password != "" {
 		env = append(env, "MYSQL_PWD="+c.Password)
 	}
-	for _, kv := range os.Environ() {
-		// MYSQL_HOST, MYSQL_TCP_PORT, MYSQL_PWD, ... of the Job's own environment would
-		// override the connection's.
-		if !strings.HasPrefix(kv, "MYSQL_") && !strings.HasPrefix(kv, "MARIADB_") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
-	cmd.WaitDelay = 5 * time.Second
-	return cmd
+	return addons.Client(ctx, c.Bin, program, append(base, args...), env, "MYSQL_", "MARIADB_")
 }
 
 // dumpArgs make a dump that restores into a fresh server of the same or a newer version.

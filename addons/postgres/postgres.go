@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -74,14 +73,8 @@ func (c Conn) database() string {
 	return c.Database
 }
 
-// command is a client program with the connection in its environment (never on the command
-// line, where other users of the machine could read the password).
+// command is a client program with the connection in its environment.
 func (c Conn) command(ctx context.Context, program string, args ...string) *exec.Cmd {
-	bin := program
-	if c.Bin != "" {
-		bin = filepath.Join(c.Bin, program)
-	}
-	cmd := exec.CommandContext(ctx, bin, args...)
 	timeout := c.ConnectTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -90,14 +83,7 @@ func (c Conn) command(ctx context.Context, program string, args ...string) *exec
 		"PGHOST=" + c.Host, "PGPORT=" + strconv.Itoa(c.Port), "PGUSER=" + c.User, "PGPASSWORD=" + c.Password,
 		"PGCONNECT_TIMEOUT=" + strconv.Itoa(max(1, int(timeout.Seconds()))), "PGAPPNAME=coffer",
 	}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PG") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
-	cmd.WaitDelay = 5 * time.Second
-	return cmd
+	return addons.Client(ctx, c.Bin, program, args, env, "PG")
 }
 
 // Dump streams pg_dumpall's SQL of the whole server into w.

@@ -24,19 +24,28 @@ func parseAppBinding(ref, namespace string) client.ObjectKey {
 // openDatabase reads an AppBinding and what it refers to, and returns the addon library
 // connected to its server.
 func openDatabase(ctx context.Context, c client.Reader, key client.ObjectKey) (addons.Database, error) {
-	var b corev1alpha1.AppBinding
-	if err := c.Get(ctx, key, &b); err != nil {
-		return nil, fmt.Errorf("reading AppBinding %s: %w", key, err)
-	}
-	conn, err := connectionOf(ctx, c, &b)
+	b, conn, err := resolveAppBinding(ctx, c, key)
 	if err != nil {
-		return nil, fmt.Errorf("AppBinding %s: %w", key, err)
+		return nil, err
 	}
 	db, err := databases.Open(string(b.Spec.Type), conn)
 	if err != nil {
 		return nil, fmt.Errorf("AppBinding %s: spec.type: %w", key, err)
 	}
 	return db, nil
+}
+
+// resolveAppBinding reads an AppBinding and resolves its address and credentials.
+func resolveAppBinding(ctx context.Context, c client.Reader, key client.ObjectKey) (*corev1alpha1.AppBinding, addons.Connection, error) {
+	var b corev1alpha1.AppBinding
+	if err := c.Get(ctx, key, &b); err != nil {
+		return nil, addons.Connection{}, fmt.Errorf("reading AppBinding %s: %w", key, err)
+	}
+	conn, err := connectionOf(ctx, c, &b)
+	if err != nil {
+		return nil, conn, fmt.Errorf("AppBinding %s: %w", key, err)
+	}
+	return &b, conn, nil
 }
 
 // connectionOf resolves an AppBinding's address and credentials. A Service is reached through
@@ -69,6 +78,11 @@ func connectionOf(ctx context.Context, c client.Reader, b *corev1alpha1.AppBindi
 			return conn, fmt.Errorf("spec.secret: reading Secret %s/%s: %w", b.Namespace, b.Spec.Secret.Name, err)
 		}
 		conn.Username, conn.Password = string(sec.Data["username"]), string(sec.Data["password"])
+		if conn.Username == "" && conn.Password == "" {
+			// Connecting without credentials would fail later as an authentication error
+			// that does not say the Secret is the problem.
+			return conn, fmt.Errorf("spec.secret: Secret %s/%s has neither a username nor a password key", b.Namespace, b.Spec.Secret.Name)
+		}
 	}
 	return conn, nil
 }

@@ -89,6 +89,8 @@ func testPostgresRoundTrip(t *testing.T, h *harness) {
 		t.Errorf("the repository has %d restic snapshots, want only the good one", len(snaps))
 	}
 
+	testMisnamedSecretKeys(t, f, src)
+
 	// An AppBinding naming a Service that does not exist says so.
 	missing := &corev1alpha1.AppBinding{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "no-service"},
 		Spec: corev1alpha1.AppBindingSpec{Type: corev1alpha1.DatabasePostgreSQL,
@@ -101,6 +103,30 @@ func testPostgresRoundTrip(t *testing.T, h *harness) {
 	mustFail(t, "a restore into a missing Service", r, time.Minute)
 	if rc := f.restoreComponent(t, "no-service", "dump"); !strings.Contains(rc.Error, "spec.clientConfig.service: reading Service "+f.ns+"/orders-db") {
 		t.Errorf("restore component error %q, want it to name the missing Service", rc.Error)
+	}
+}
+
+// A Secret without the username and password keys is named, rather than met later as an
+// authentication failure.
+func testMisnamedSecretKeys(t *testing.T, f *fixture, pg *servers.Postgres) {
+	ctx := testContext(t)
+	objs := []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "misnamed"},
+			StringData: map[string]string{"user": pg.User, "pass": pg.Password}},
+		&corev1alpha1.AppBinding{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "misnamed"},
+			Spec: corev1alpha1.AppBindingSpec{Type: corev1alpha1.DatabasePostgreSQL,
+				ClientConfig: corev1alpha1.ClientConfig{Host: pg.Host, Port: int32(pg.Port)},
+				Secret:       &corev1.LocalObjectReference{Name: "misnamed"}}},
+	}
+	for _, obj := range objs {
+		if err := f.h.env.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.snapshot(t, "misnamed")
+	mustFail(t, "a dump with a misnamed Secret", f.backup(ctx, "misnamed", "dump", "--app-binding", "misnamed"), time.Minute)
+	if c := f.component(t, "misnamed", "dump"); !strings.Contains(c.Error, "spec.secret: Secret "+f.ns+"/misnamed has neither a username nor a password key") {
+		t.Errorf("component error %q, want it to name the Secret and its keys", c.Error)
 	}
 }
 

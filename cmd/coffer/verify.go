@@ -215,13 +215,9 @@ func rawJSON(v any) *runtime.RawExtension {
 
 // databaseEnv is the restored database's connection, for a script.
 func databaseEnv(ctx context.Context, c client.Reader, key client.ObjectKey) ([]string, error) {
-	var b corev1alpha1.AppBinding
-	if err := c.Get(ctx, key, &b); err != nil {
-		return nil, fmt.Errorf("reading AppBinding %s: %w", key, err)
-	}
-	conn, err := connectionOf(ctx, c, &b)
+	b, conn, err := resolveAppBinding(ctx, c, key)
 	if err != nil {
-		return nil, fmt.Errorf("AppBinding %s: %w", key, err)
+		return nil, err
 	}
 	return []string{"COFFER_DB_TYPE=" + string(b.Spec.Type), "COFFER_DB_HOST=" + conn.Host, "COFFER_DB_PORT=" + strconv.Itoa(conn.Port),
 		"COFFER_DB_USERNAME=" + conn.Username, "COFFER_DB_PASSWORD=" + conn.Password, "COFFER_DB_DATABASE=" + conn.Database}, nil
